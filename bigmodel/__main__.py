@@ -1,0 +1,5 @@
+import sys
+
+from bigmodel.cli import main
+
+sys.exit(main())

@@ -1,0 +1,78 @@
+"""Starting the background processes the studio needs: the training worker and the
+inference service.
+
+Each process holds an exclusive lock on a file in the data folder while it lives, so
+one look at the lock tells whether it runs, and a second copy started by accident
+exits at once. The processes are started in their own session, so they outlive the
+page or command that started them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from bigmodel.config import Home
+
+logger = logging.getLogger(__name__)
+
+WORKER = "worker"
+INFERENCE = "inference"
+INFERENCE_ADDRESS_FILE = "inference.json"
+"""File in the data folder where the inference service writes its port."""
+
+
+def lock_path(home: Home, service: str) -> Path:
+    return home.root / f"{service}.lock"
+
+
+@contextlib.contextmanager
+def hold_lock(home: Home, service: str) -> Iterator[bool]:
+    """Hold the service's lock for the `with` block; yield False if another process has it."""
+    home.ensure()
+    with open(lock_path(home, service), "a+") as file:
+        try:
+            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(file, fcntl.LOCK_UN)
+
+
+def is_running(home: Home, service: str) -> bool:
+    # NOTE: fcntl locks are POSIX only, so the studio's server runs on Linux or macOS.
+    with hold_lock(home, service) as acquired:
+        return not acquired
+
+
+def start(home: Home, service: str) -> bool:
+    """Start `service` in the background unless it runs already; True if it was started."""
+    if is_running(home, service):
+        return False
+    home.ensure()
+    log = open(home.logs / f"{service}.log", "ab")  # noqa: SIM115  (owned by the child)
+    environment = {
+        **os.environ,
+        "BIGMODEL_HOME": str(home.root),
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+    }
+    subprocess.Popen(
+        [sys.executable, "-m", "bigmodel", service],
+        env=environment,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    log.close()
+    logger.info("Started the %s process for %s", service, home.root)
+    return True

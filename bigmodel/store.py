@@ -1,0 +1,356 @@
+"""The run store: datasets, runs, their metrics and their models, in SQL.
+
+SQLite in WAL mode under the data folder by default, or any SQLAlchemy URL through
+`BIGMODEL_DATABASE_URL`. Large files (images, checkpoints, models) live on disk and
+the rows point at them. Pages, the worker, the CLI and the inference service all
+share this one store, so a run outlives any browser tab or process.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import logging
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from bigmodel.config import Home
+from bigmodel.errors import RunNotFoundError
+
+logger = logging.getLogger(__name__)
+
+metadata = sa.MetaData()
+
+datasets_table = sa.Table(
+    "datasets",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("path", sa.String(1000), nullable=False),
+    sa.Column("summary", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+runs_table = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("dataset_id", sa.String(64), sa.ForeignKey("datasets.id"), nullable=False),
+    sa.Column("family", sa.String(32), nullable=False),
+    sa.Column("settings", sa.JSON, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, index=True),
+    sa.Column("stop_requested", sa.Boolean, nullable=False, default=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("started_at", sa.DateTime),
+    sa.Column("finished_at", sa.DateTime),
+    sa.Column("worker_pid", sa.Integer),
+    sa.Column("heartbeat_at", sa.DateTime),
+    sa.Column("progress", sa.JSON),
+    sa.Column("results", sa.JSON),
+    sa.Column("environment", sa.JSON),
+    sa.Column("error_key", sa.String(200)),
+    sa.Column("error_params", sa.JSON),
+    sa.Column("traceback", sa.Text),
+    sa.Column("model_path", sa.String(1000)),
+)
+
+metrics_table = sa.Table(
+    "metrics",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), nullable=False, index=True),
+    sa.Column("kind", sa.String(8), nullable=False),
+    sa.Column("epoch", sa.Integer, nullable=False),
+    sa.Column("step", sa.Integer, nullable=False),
+    sa.Column("elapsed", sa.Float, nullable=False),
+    sa.Column("values", sa.JSON, nullable=False),
+)
+
+QUEUED, RUNNING, COMPLETED, STOPPED, FAILED, INTERRUPTED = (
+    "queued",
+    "running",
+    "completed",
+    "stopped",
+    "failed",
+    "interrupted",
+)
+ACTIVE_STATUSES = (QUEUED, RUNNING)
+FINISHED_STATUSES = (COMPLETED, STOPPED, FAILED, INTERRUPTED)
+"""Statuses of runs that no worker will touch again; COMPLETED and STOPPED have a model."""
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetRecord:
+    """A canonical dataset as the store knows it; its files live at `path`."""
+
+    id: str
+    kind: str
+    name: str
+    path: str
+    summary: dict[str, Any]
+    created_at: dt.datetime
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """One training run with its settings, status and results."""
+
+    id: int
+    name: str
+    dataset_id: str
+    family: str
+    settings: dict[str, Any]
+    status: str
+    stop_requested: bool
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    worker_pid: int | None
+    heartbeat_at: dt.datetime | None
+    progress: dict[str, Any] | None
+    results: dict[str, Any] | None
+    environment: dict[str, Any] | None
+    error_key: str | None
+    error_params: dict[str, Any] | None
+    traceback: str | None
+    model_path: str | None
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+    @property
+    def has_model(self) -> bool:
+        return self.model_path is not None and self.status in (COMPLETED, STOPPED)
+
+
+@dataclasses.dataclass(frozen=True)
+class MetricRow:
+    """Metrics logged at the end of an epoch (`kind="epoch"`) or inside one (`"batch"`)."""
+
+    kind: str
+    epoch: int
+    step: int
+    elapsed: float
+    values: dict[str, float]
+
+
+def _enable_sqlite_wal(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+class RunStore:
+    """Access to the SQL run store of one studio installation.
+
+    Safe to use from several processes at once: SQLite serialises writers and WAL
+    lets readers go on while a worker writes metrics.
+    """
+
+    def __init__(self, home: Home) -> None:
+        self.home = home.ensure()
+        self.engine: Engine = sa.create_engine(home.database_url)
+        if self.engine.dialect.name == "sqlite":
+            sa.event.listen(self.engine, "connect", _enable_sqlite_wal)
+        metadata.create_all(self.engine)
+
+    def _connect(self) -> Any:
+        return self.engine.begin()
+
+    # Datasets.
+
+    def add_dataset(self, record: DatasetRecord) -> None:
+        """Insert `record`, or keep the stored one when the same content was ingested before."""
+        with self._connect() as conn:
+            exists = conn.execute(
+                sa.select(datasets_table.c.id).where(datasets_table.c.id == record.id)
+            ).first()
+            if exists is None:
+                conn.execute(datasets_table.insert().values(**dataclasses.asdict(record)))
+
+    def get_dataset(self, dataset_id: str) -> DatasetRecord:
+        with self._connect() as conn:
+            row = conn.execute(
+                sa.select(datasets_table).where(datasets_table.c.id == dataset_id)
+            ).first()
+        if row is None:
+            raise RunNotFoundError("errors.dataset_not_found", dataset_id=dataset_id)
+        return DatasetRecord(**row._asdict())
+
+    def list_datasets(self, kind: str | None = None) -> list[DatasetRecord]:
+        query = sa.select(datasets_table).order_by(datasets_table.c.created_at.desc())
+        if kind is not None:
+            query = query.where(datasets_table.c.kind == kind)
+        with self._connect() as conn:
+            return [DatasetRecord(**row._asdict()) for row in conn.execute(query)]
+
+    # Runs.
+
+    def create_run(self, name: str, dataset_id: str, family: str, settings: dict[str, Any]) -> int:
+        with self._connect() as conn:
+            result = conn.execute(
+                runs_table.insert().values(
+                    name=name,
+                    dataset_id=dataset_id,
+                    family=family,
+                    settings=settings,
+                    status=QUEUED,
+                    stop_requested=False,
+                    created_at=utcnow(),
+                )
+            )
+            run_id = result.inserted_primary_key[0]
+        logger.info("Queued run %s (%s on dataset %s)", run_id, family, dataset_id)
+        return int(run_id)
+
+    def get_run(self, run_id: int) -> Run:
+        with self._connect() as conn:
+            row = conn.execute(sa.select(runs_table).where(runs_table.c.id == run_id)).first()
+        if row is None:
+            raise RunNotFoundError("errors.run_not_found", run_id=run_id)
+        return Run(**row._asdict())
+
+    def list_runs(self, statuses: Sequence[str] | None = None) -> list[Run]:
+        query = sa.select(runs_table).order_by(runs_table.c.id.desc())
+        if statuses is not None:
+            query = query.where(runs_table.c.status.in_(statuses))
+        with self._connect() as conn:
+            return [Run(**row._asdict()) for row in conn.execute(query)]
+
+    def claim_next_run(self, worker_pid: int) -> Run | None:
+        """Mark the oldest queued run as running for `worker_pid` and return it."""
+        while True:
+            with self._connect() as conn:
+                run_id = conn.execute(
+                    sa.select(runs_table.c.id)
+                    .where(runs_table.c.status == QUEUED)
+                    .order_by(runs_table.c.id)
+                    .limit(1)
+                ).scalar()
+            if run_id is None:
+                return None
+            if self.start_run(run_id, worker_pid):
+                return self.get_run(run_id)
+
+    def start_run(self, run_id: int, worker_pid: int) -> bool:
+        """Move `run_id` from queued to running; False if it was not queued any more.
+
+        The conditional update makes the claim atomic, so two workers never take the
+        same run.
+        """
+        with self._connect() as conn:
+            claimed = conn.execute(
+                runs_table.update()
+                .where(runs_table.c.id == run_id, runs_table.c.status == QUEUED)
+                .values(
+                    status=RUNNING,
+                    worker_pid=worker_pid,
+                    started_at=utcnow(),
+                    heartbeat_at=utcnow(),
+                )
+            ).rowcount
+        return bool(claimed)
+
+    def update_run(self, run_id: int, **values: Any) -> None:
+        with self._connect() as conn:
+            conn.execute(runs_table.update().where(runs_table.c.id == run_id).values(**values))
+
+    def finish_run(
+        self,
+        run_id: int,
+        status: str,
+        *,
+        error_key: str | None = None,
+        error_params: dict[str, Any] | None = None,
+        traceback: str | None = None,
+        **values: Any,
+    ) -> None:
+        """Set the final status of a run; a run that has finished is never changed again."""
+        with self._connect() as conn:
+            conn.execute(
+                runs_table.update()
+                .where(runs_table.c.id == run_id, runs_table.c.status.in_(ACTIVE_STATUSES))
+                .values(
+                    status=status,
+                    finished_at=utcnow(),
+                    error_key=error_key,
+                    error_params=error_params,
+                    traceback=traceback,
+                    **values,
+                )
+            )
+        logger.info("Run %s finished as %s", run_id, status)
+
+    def request_stop(self, run_id: int) -> None:
+        """Ask the worker to stop `run_id` after its current batch; a queued run stops at once."""
+        with self._connect() as conn:
+            conn.execute(
+                runs_table.update().where(runs_table.c.id == run_id).values(stop_requested=True)
+            )
+            conn.execute(
+                runs_table.update()
+                .where(runs_table.c.id == run_id, runs_table.c.status == QUEUED)
+                .values(status=STOPPED, finished_at=utcnow())
+            )
+
+    def is_stop_requested(self, run_id: int) -> bool:
+        with self._connect() as conn:
+            return bool(
+                conn.execute(
+                    sa.select(runs_table.c.stop_requested).where(runs_table.c.id == run_id)
+                ).scalar()
+            )
+
+    # Metrics.
+
+    def log_metrics(self, run_id: int, rows: Sequence[MetricRow]) -> None:
+        if not rows:
+            return
+        with self._connect() as conn:
+            conn.execute(
+                metrics_table.insert(),
+                [{"run_id": run_id, **dataclasses.asdict(row)} for row in rows],
+            )
+
+    def get_metrics(self, run_id: int, kind: str | None = None) -> list[MetricRow]:
+        query = (
+            sa.select(
+                metrics_table.c.kind,
+                metrics_table.c.epoch,
+                metrics_table.c.step,
+                metrics_table.c.elapsed,
+                metrics_table.c["values"],
+            )
+            .where(metrics_table.c.run_id == run_id)
+            .order_by(metrics_table.c.id)
+        )
+        if kind is not None:
+            query = query.where(metrics_table.c.kind == kind)
+        with self._connect() as conn:
+            return [MetricRow(**row._asdict()) for row in conn.execute(query)]
+
+    def iter_run_ids(self) -> Iterator[int]:
+        with self._connect() as conn:
+            yield from conn.execute(sa.select(runs_table.c.id)).scalars()
+
+
+def to_json(value: Any) -> Any:
+    """Round-trip `value` through JSON, so only plain types reach the store."""
+    return json.loads(json.dumps(value, default=str))
+
+
+__all__ = ["Connection", "DatasetRecord", "MetricRow", "Run", "RunStore"]

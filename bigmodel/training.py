@@ -1,0 +1,243 @@
+"""Execute one training run from the run store, start to finish.
+
+`execute_run` is what a worker process calls for each claimed run, and what the CLI
+calls in its own process. It never lets an error escape as success: a `BigModelError`
+marks the run failed with its message, anything else marks it failed with the
+traceback, and only a saved model marks it completed or stopped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import platform
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import sklearn
+import tensorflow as tf
+
+from bigmodel import saved_models
+from bigmodel.architectures import Family, get_family
+from bigmodel.architectures.cnn import CNNSettings, resolve_color_mode
+from bigmodel.callbacks import RunStoreLogger
+from bigmodel.errors import BigModelError, DatasetError
+from bigmodel.image_datasets import load_image_dataset
+from bigmodel.image_pipeline import image_dataset
+from bigmodel.settings import TrainingSettings, from_dict
+from bigmodel.splits import split_indices
+from bigmodel.store import COMPLETED, FAILED, STOPPED, Run, RunStore, to_json
+
+logger = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[dict[str, Any]], None]
+
+
+@dataclasses.dataclass
+class PreparedData:
+    """Training and validation pipelines of one run, with what the model must know."""
+
+    train: tf.data.Dataset
+    validation: tf.data.Dataset
+    steps_per_epoch: int
+    class_names: list[str]
+    input_spec: dict[str, Any]
+    split: dict[str, list[int]]
+
+
+def execute_run(store: RunStore, run: Run, on_progress: ProgressCallback | None = None) -> Run:
+    """Train `run`, which must already be marked running, and store its outcome."""
+    run_dir = store.home.run_dir(run.id)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    log_handler = _attach_run_log(run_dir / "run.log")
+    try:
+        logger.info("Run %s started: %s with settings %s", run.id, run.family, run.settings)
+        _train(store, run, run_dir, on_progress)
+    except BigModelError as error:
+        logger.warning("Run %s failed: %s", run.id, error)
+        store.finish_run(run.id, FAILED, error_key=error.key, error_params=to_json(error.params))
+    except Exception:
+        logger.exception("Run %s failed with an unexpected error", run.id)
+        store.finish_run(
+            run.id,
+            FAILED,
+            error_key="errors.unexpected",
+            error_params={"run_id": run.id},
+            traceback=traceback.format_exc(),
+        )
+    finally:
+        logging.getLogger("bigmodel").removeHandler(log_handler)
+        log_handler.close()
+        keras.backend.clear_session()
+    return store.get_run(run.id)
+
+
+def _attach_run_log(path: Path) -> logging.Handler:
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    package_logger = logging.getLogger("bigmodel")
+    package_logger.addHandler(handler)
+    if package_logger.level == logging.NOTSET or package_logger.level > logging.INFO:
+        package_logger.setLevel(logging.INFO)
+    return handler
+
+
+def _train(store: RunStore, run: Run, run_dir: Path, on_progress: ProgressCallback | None) -> None:
+    family = get_family(run.family)
+    model_settings = from_dict(family.settings_class, run.settings.get("model"))
+    training = from_dict(TrainingSettings, run.settings.get("training"))
+    keras.utils.set_random_seed(training.seed)
+    store.update_run(run.id, environment=environment())
+
+    prepare = _PREPARERS[family.data_kind]
+    data = prepare(store, run, model_settings, training, run_dir)
+    (run_dir / "split.json").write_text(json.dumps(data.split), "utf-8")
+
+    model = family.build(model_settings, data.input_spec, len(data.class_names))
+    model.compile(
+        optimizer=_optimizer(training),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    logger.info("Run %s: model has %d parameters", run.id, model.count_params())
+
+    store_logger = RunStoreLogger(
+        store, run.id, training.epochs, data.steps_per_epoch, on_progress=on_progress
+    )
+    started = time.monotonic()
+    history = model.fit(
+        data.train,
+        validation_data=data.validation,
+        epochs=training.epochs,
+        callbacks=[store_logger, _early_stopping(training)],
+        shuffle=False,  # the pipeline reshuffles every epoch itself
+        verbose=0,
+    )
+    _check_finite(history.history, training)
+    seconds = time.monotonic() - started
+
+    evaluation = model.evaluate(data.validation, return_dict=True, verbose=0)
+    meta = _model_meta(run, family, data, model_settings, training)
+    path = saved_models.save_model(model, run_dir, meta)
+    results = {
+        "val_accuracy": float(evaluation["accuracy"]),
+        "val_loss": float(evaluation["loss"]),
+        "epochs_trained": len(history.history.get("loss", [])),
+        "parameters": int(model.count_params()),
+        "training_seconds": seconds,
+        "classes": data.class_names,
+        "input_spec": data.input_spec,
+    }
+    status = STOPPED if store_logger.stopped_by_user else COMPLETED
+    store.finish_run(run.id, status, results=to_json(results), model_path=str(path))
+    logger.info("Run %s %s: %s", run.id, status, results)
+
+
+def _optimizer(training: TrainingSettings) -> keras.optimizers.Optimizer:
+    optimizers = {
+        "adam": keras.optimizers.Adam,
+        "adamw": keras.optimizers.AdamW,
+        "rmsprop": keras.optimizers.RMSprop,
+        "sgd": keras.optimizers.SGD,
+    }
+    return optimizers[training.optimizer](learning_rate=training.learning_rate)
+
+
+def _early_stopping(training: TrainingSettings) -> keras.callbacks.EarlyStopping:
+    # With patience 0 (no early stopping) the callback still restores the best
+    # weights at the end, which is what a user Stop keeps.
+    patience = training.patience if training.patience > 0 else training.epochs + 1
+    return keras.callbacks.EarlyStopping(
+        monitor="val_loss", patience=patience, restore_best_weights=True
+    )
+
+
+def _check_finite(history: Mapping[str, list[float]], training: TrainingSettings) -> None:
+    losses = history.get("loss", [])
+    if losses and not np.all(np.isfinite(losses)):
+        raise BigModelError("errors.loss_not_finite", learning_rate=training.learning_rate)
+
+
+def _prepare_images(
+    store: RunStore,
+    run: Run,
+    model_settings: CNNSettings,
+    training: TrainingSettings,
+    run_dir: Path,
+) -> PreparedData:
+    dataset = load_image_dataset(run.dataset_id, store)
+    if len(dataset.classes) < 2:
+        raise DatasetError("errors.too_few_classes", count=len(dataset.classes))
+
+    labels = [item.label for item in dataset.items]
+    train_idx, val_idx = split_indices(labels, training.validation_split, training.seed)
+    files = [dataset.path / item.file for item in dataset.items]
+
+    def pipeline(indices: list[int], shuffle: bool) -> tf.data.Dataset:
+        return image_dataset(
+            [files[i] for i in indices],
+            [labels[i] for i in indices],
+            model_settings.input_size,
+            training.batch_size,
+            shuffle=shuffle,
+            seed=training.seed,
+            cache_dir=run_dir / "cache" / ("train" if shuffle else "validation"),
+        )
+
+    color_mode = resolve_color_mode(model_settings, dataset.summary())
+    return PreparedData(
+        train=pipeline(train_idx, shuffle=True),
+        validation=pipeline(val_idx, shuffle=False),
+        steps_per_epoch=-(-len(train_idx) // training.batch_size),
+        class_names=list(dataset.classes),
+        input_spec={
+            "kind": "image",
+            "color_mode": color_mode,
+            "size": model_settings.input_size,
+        },
+        split={"train": train_idx, "validation": val_idx},
+    )
+
+
+_PREPARERS: dict[str, Callable[..., PreparedData]] = {"image": _prepare_images}
+
+
+def _model_meta(
+    run: Run,
+    family: Family,
+    data: PreparedData,
+    model_settings: Any,
+    training: TrainingSettings,
+) -> dict[str, Any]:
+    return {
+        "run_id": run.id,
+        "name": run.name,
+        "family": family.name,
+        "task": "classification",
+        "class_names": data.class_names,
+        "input_spec": data.input_spec,
+        "settings": {
+            "model": dataclasses.asdict(model_settings),
+            "training": dataclasses.asdict(training),
+        },
+        "dataset_id": run.dataset_id,
+        "environment": environment(),
+    }
+
+
+def environment() -> dict[str, str]:
+    """Return the library versions that a run's results depend on."""
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+        "scikit-learn": sklearn.__version__,
+        "platform": platform.platform(),
+    }

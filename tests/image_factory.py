@@ -1,0 +1,29 @@
+"""Tiny, learnable image datasets made on the fly for tests."""
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+COLORS = {"red": (220, 30, 30), "blue": (30, 30, 220)}
+
+
+def make_color_folders(root: Path, per_class: int = 16, size: int = 12, seed: int = 0) -> Path:
+    """Write class folders of noisy red and blue squares; a CNN separates them in one epoch."""
+    rng = np.random.default_rng(seed)
+    for name, color in COLORS.items():
+        folder = root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        for index in range(per_class):
+            noise = rng.integers(-25, 25, size=(size, size, 3))
+            pixels = np.clip(np.array(color) + noise, 0, 255).astype(np.uint8)
+            Image.fromarray(pixels).save(folder / f"{index:03d}.png")
+    return root
+
+
+def png_bytes(color: tuple[int, int, int], size: tuple[int, int] = (20, 14)) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    Image.new("RGB", size, color).save(buffer, format="PNG")
+    return buffer.getvalue()

@@ -1,0 +1,125 @@
+"""Training, saving and predicting in this process, on tiny real images."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bigmodel import jobs
+from bigmodel.image_datasets import ingest_folder
+from bigmodel.prediction import Predictor
+from bigmodel.store import COMPLETED, STOPPED
+from bigmodel.errors import BigModelError
+from bigmodel.settings import TrainingSettings
+from bigmodel.training import _check_finite, execute_run
+from tests.image_factory import make_color_folders, png_bytes
+
+FAST = {"epochs": 2, "batch_size": 8, "patience": 0}
+SMALL_MODEL = {"input_size": 16, "filters": 8, "dense_units": 16}
+
+
+@pytest.fixture
+def dataset_id(store, tmp_path):
+    folder = make_color_folders(tmp_path / "colors")
+    return ingest_folder(folder, "colors", store).id
+
+
+def _train(store, dataset_id, model=None, training=None):
+    run_id = jobs.submit_run(
+        store,
+        dataset_id,
+        "cnn",
+        preset="fast",
+        model={**SMALL_MODEL, **(model or {})},
+        training={**FAST, **(training or {})},
+    )
+    assert store.start_run(run_id, worker_pid=0)
+    return execute_run(store, store.get_run(run_id))
+
+
+def test_run_completes_with_metrics_and_model(store, dataset_id):
+    run = _train(store, dataset_id)
+
+    assert run.status == COMPLETED, run.traceback
+    assert run.results["epochs_trained"] == 2
+    assert 0.0 <= run.results["val_accuracy"] <= 1.0
+    assert Path(run.model_path).is_file()
+    epochs = store.get_metrics(run.id, kind="epoch")
+    assert [row.epoch for row in epochs] == [0, 1]
+    assert {"loss", "accuracy", "val_loss", "val_accuracy"} <= set(epochs[0].values)
+
+
+def test_run_stores_split_seed_and_versions(store, dataset_id):
+    run = _train(store, dataset_id)
+
+    split = json.loads((store.home.run_dir(run.id) / "split.json").read_text())
+    assert len(split["train"]) + len(split["validation"]) == 32
+    assert set(split["train"]).isdisjoint(split["validation"])
+    assert run.settings["training"]["seed"] == 42
+    assert "tensorflow" in run.environment
+
+
+def test_saved_model_predicts_like_the_trained_one(store, dataset_id):
+    run = _train(store, dataset_id, training={"epochs": 3})
+    predictor = Predictor(Path(run.model_path))
+
+    red, blue = png_bytes((220, 30, 30)), png_bytes((30, 30, 220))
+    results = predictor.predict_images([("red.png", red), ("blue.png", blue)], top_k=2)
+
+    assert predictor.class_names == ["blue", "red"]
+    assert results[0]["top"][0][0] == "red"
+    assert results[1]["top"][0][0] == "blue"
+    assert sum(p for _, p in results[0]["top"]) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_eight_by_eight_images_train(store, tmp_path):
+    folder = make_color_folders(tmp_path / "tiny", size=8)
+    dataset = ingest_folder(folder, "tiny", store)
+
+    run = _train(store, dataset.id, model={"input_size": 8, "conv_blocks": 4})
+
+    assert run.status == COMPLETED, run.traceback
+
+
+def test_same_seed_gives_same_metrics(store, dataset_id):
+    first = _train(store, dataset_id)
+    second = _train(store, dataset_id)
+
+    assert first.results["val_loss"] == pytest.approx(second.results["val_loss"], rel=1e-5)
+
+
+def test_stop_request_ends_run_as_stopped_with_model(store, dataset_id):
+    run_id = jobs.submit_run(
+        store, dataset_id, "cnn", model=SMALL_MODEL, training={**FAST, "epochs": 50}
+    )
+    store.start_run(run_id, worker_pid=0)
+    store.update_run(run_id, stop_requested=True)
+
+    run = execute_run(store, store.get_run(run_id))
+
+    assert run.status == STOPPED
+    assert Path(run.model_path).is_file()
+    assert run.results["epochs_trained"] == 1
+    batches = store.get_metrics(run_id, kind="epoch")
+    assert len(batches) == 1
+
+
+def test_non_finite_loss_fails_with_learning_rate_message():
+    training = TrainingSettings(learning_rate=0.5)
+
+    with pytest.raises(BigModelError) as raised:
+        _check_finite({"loss": [2.3, float("nan")]}, training)
+
+    assert raised.value.key == "errors.loss_not_finite"
+    assert "0.5" in str(raised.value)
+
+
+def test_predictor_reports_unreadable_image(store, dataset_id):
+    run = _train(store, dataset_id)
+    predictor = Predictor(Path(run.model_path))
+
+    result = predictor.predict_images([("broken.png", b"not an image")])[0]
+
+    assert result["top"] == []
+    assert result["error"]["key"] == "errors.image_unknown_format"
+    assert result["name"] == "broken.png"

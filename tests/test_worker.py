@@ -1,0 +1,90 @@
+"""The training worker as a real process beside a real SQLite store."""
+
+import os
+import signal
+import time
+
+import pytest
+
+from bigmodel import jobs, services
+from bigmodel.image_datasets import ingest_folder
+from bigmodel.store import COMPLETED, INTERRUPTED, RUNNING, STOPPED
+from bigmodel.worker import recover_orphaned_runs
+from tests.image_factory import make_color_folders
+from tests.processes import background
+
+SMALL = {"input_size": 16, "filters": 8, "dense_units": 16}
+
+
+@pytest.fixture
+def dataset_id(store, tmp_path):
+    return ingest_folder(make_color_folders(tmp_path / "colors"), "colors", store).id
+
+
+def _wait_for(predicate, timeout=120.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError("condition not met in time")
+
+
+def test_worker_trains_queued_runs_in_order(store, dataset_id):
+    training = {"epochs": 1, "batch_size": 8}
+    first = jobs.submit_run(store, dataset_id, "cnn", model=SMALL, training=training)
+    second = jobs.submit_run(store, dataset_id, "cnn", model=SMALL, training=training)
+
+    with background(store.home, services.WORKER):
+        runs = [jobs.wait_for_run(store, run_id, timeout=180) for run_id in (first, second)]
+
+    assert [run.status for run in runs] == [COMPLETED, COMPLETED]
+    assert runs[0].started_at <= runs[1].started_at
+    assert runs[0].finished_at <= runs[1].started_at
+
+
+def test_stop_ends_a_running_run_within_a_batch(store, dataset_id):
+    run_id = jobs.submit_run(
+        store, dataset_id, "cnn", model=SMALL, training={"epochs": 500, "batch_size": 4}
+    )
+
+    with background(store.home, services.WORKER):
+        _wait_for(lambda: store.get_metrics(run_id, kind="epoch"))
+        jobs.stop_run(store, run_id)
+        run = jobs.wait_for_run(store, run_id, timeout=60)
+
+    assert run.status == STOPPED
+    assert run.model_path is not None
+    assert run.results["epochs_trained"] < 500
+
+
+def test_stop_of_a_queued_run_needs_no_worker(store, dataset_id):
+    run_id = jobs.submit_run(store, dataset_id, "cnn", model=SMALL)
+
+    jobs.stop_run(store, run_id)
+
+    assert store.get_run(run_id).status == STOPPED
+
+
+def test_killed_worker_leaves_run_interrupted_for_the_next(store, dataset_id):
+    run_id = jobs.submit_run(
+        store, dataset_id, "cnn", model=SMALL, training={"epochs": 500, "batch_size": 4}
+    )
+
+    with background(store.home, services.WORKER) as process:
+        _wait_for(lambda: store.get_run(run_id).status == RUNNING)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+    assert store.get_run(run_id).status == RUNNING
+    assert recover_orphaned_runs(store) == [run_id]
+    run = store.get_run(run_id)
+    assert run.status == INTERRUPTED
+    assert run.error_key == "errors.worker_lost"
+
+
+def test_second_worker_exits_while_one_runs(store):
+    with background(store.home, services.WORKER):
+        assert services.is_running(store.home, services.WORKER)
+        assert services.start(store.home, services.WORKER) is False
