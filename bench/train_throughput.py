@@ -15,6 +15,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import statistics
 import sys
@@ -58,7 +59,7 @@ def studio_path(store: RunStore, dataset_id: str, epochs: int) -> tuple[float, f
         raise SystemExit(f"run {run_id} ended as {run.status}: {run.error_key}")
 
     ends = [row.elapsed for row in store.get_metrics(run_id, kind="epoch")]
-    epoch_seconds = [b - a for a, b in zip(ends, ends[1:], strict=False)]
+    epoch_seconds = [b - a for a, b in itertools.pairwise(ends)]
     train_samples = len(_split(store, run_id)["train"])
     return train_samples / statistics.median(epoch_seconds), first_metric, run_id
 
@@ -115,7 +116,7 @@ def plain_fit(store: RunStore, run_id: int, epochs: int) -> float:
         callbacks=[timer],
         verbose=0,
     )
-    epoch_seconds = [b - a for a, b in zip(ends, ends[1:], strict=False)]
+    epoch_seconds = [b - a for a, b in itertools.pairwise(ends)]
     return len(train) / statistics.median(epoch_seconds)
 
 

@@ -27,7 +27,7 @@ def environment(home: Home) -> dict[str, str]:
 @contextlib.contextmanager
 def background(home: Home, service: str, timeout: float = 120.0) -> Iterator[subprocess.Popen]:
     """Run `python -m bigmodel <service>` until the block ends; wait until it holds its lock."""
-    log = open(home.logs / f"{service}-test.log", "ab")
+    log = open(home.logs / f"{service}-test.log", "ab")  # noqa: SIM115  (closed in finally)
     process = subprocess.Popen(
         [sys.executable, "-m", "bigmodel", service],
         env=environment(home),

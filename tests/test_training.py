@@ -6,11 +6,11 @@ from pathlib import Path
 import pytest
 
 from bigmodel import jobs
+from bigmodel.errors import BigModelError
 from bigmodel.image_datasets import ingest_folder
 from bigmodel.prediction import Predictor
-from bigmodel.store import COMPLETED, STOPPED
-from bigmodel.errors import BigModelError
 from bigmodel.settings import TrainingSettings
+from bigmodel.store import COMPLETED, STOPPED
 from bigmodel.training import _check_finite, execute_run
 from tests.image_factory import make_color_folders, png_bytes
 
