@@ -115,7 +115,7 @@ def _handler_class(cache: ModelCache) -> type[BaseHTTPRequestHandler]:
 
 def serve(home: Home) -> int:
     """Answer predictions on 127.0.0.1 until terminated; return the exit code."""
-    with services.hold_lock(home, services.INFERENCE) as acquired:
+    with services.hold_lock(home, services.INFERENCE, record_pid=True) as acquired:
         if not acquired:
             logger.info("An inference service for %s is running already; exiting", home.root)
             return 0

@@ -33,8 +33,12 @@ def lock_path(home: Home, service: str) -> Path:
 
 
 @contextlib.contextmanager
-def hold_lock(home: Home, service: str) -> Iterator[bool]:
-    """Hold the service's lock for the `with` block; yield False if another process has it."""
+def hold_lock(home: Home, service: str, record_pid: bool = False) -> Iterator[bool]:
+    """Hold the service's lock for the `with` block; yield False if another process has it.
+
+    With `record_pid`, the holder writes its process id into the lock file, where
+    `service_pid` reads it.
+    """
     home.ensure()
     with open(lock_path(home, service), "a+") as file:
         try:
@@ -42,6 +46,11 @@ def hold_lock(home: Home, service: str) -> Iterator[bool]:
         except BlockingIOError:
             yield False
             return
+        if record_pid:
+            file.seek(0)
+            file.truncate()
+            file.write(str(os.getpid()))
+            file.flush()
         try:
             yield True
         finally:
@@ -52,6 +61,16 @@ def is_running(home: Home, service: str) -> bool:
     # NOTE: fcntl locks are POSIX only, so the studio's server runs on Linux or macOS.
     with hold_lock(home, service) as acquired:
         return not acquired
+
+
+def service_pid(home: Home, service: str) -> int | None:
+    """Return the process id of the running `service`, or None if it does not run."""
+    if not is_running(home, service):
+        return None
+    try:
+        return int(lock_path(home, service).read_text().strip())
+    except ValueError:
+        return None
 
 
 def start(home: Home, service: str) -> bool:

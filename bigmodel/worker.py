@@ -48,7 +48,7 @@ def recover_orphaned_runs(store: RunStore) -> list[int]:
 
 def serve(home: Home, poll_interval: float = 0.3) -> int:
     """Execute queued runs until the process is terminated; return the exit code."""
-    with services.hold_lock(home, services.WORKER) as acquired:
+    with services.hold_lock(home, services.WORKER, record_pid=True) as acquired:
         if not acquired:
             logger.info("A worker for %s is running already; exiting", home.root)
             return 0

@@ -1,0 +1,101 @@
+"""Run the real studio (`streamlit run app.py`) on 127.0.0.1 for browser tests."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+from bigmodel import services
+from bigmodel.config import Home
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+"""Selector that matches once the app's script run has finished."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_healthy(url: str, process: subprocess.Popen, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"streamlit exited with {process.returncode}")
+        with contextlib.suppress(OSError):
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as response:
+                if response.read() == b"ok":
+                    return
+        time.sleep(0.2)
+    raise RuntimeError(f"streamlit did not answer at {url} in {timeout} s")
+
+
+def _stop_group(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGTERM)
+
+
+def _stop_services(home: Home) -> None:
+    """Stop the worker and inference processes that the studio started for `home`."""
+    for service in (services.WORKER, services.INFERENCE):
+        pid = services.service_pid(home, service)
+        if pid is not None:
+            _stop_group(pid)
+
+
+@contextlib.contextmanager
+def running_studio(home: Home, timeout: float = 60.0) -> Iterator[str]:
+    """Serve the studio for `home` until the block ends; yield its base URL."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = open(home.logs / "streamlit-test.log", "ab")  # noqa: SIM115  (closed in finally)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.address",
+            "127.0.0.1",
+            "--server.port",
+            str(port),
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "BIGMODEL_HOME": str(home.root), "TF_CPP_MIN_LOG_LEVEL": "2"},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        _wait_healthy(url, process, timeout)
+        yield url
+    finally:
+        _stop_group(process.pid)
+        process.wait(timeout=30)
+        _stop_services(home)
+        log.close()
