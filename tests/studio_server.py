@@ -42,10 +42,12 @@ def _wait_healthy(url: str, process: subprocess.Popen, timeout: float) -> None:
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"streamlit exited with {process.returncode}")
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as response:
-                if response.read() == b"ok":
-                    return
+        with (
+            contextlib.suppress(OSError),
+            urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as response,
+        ):
+            if response.read() == b"ok":
+                return
         time.sleep(0.2)
     raise RuntimeError(f"streamlit did not answer at {url} in {timeout} s")
 
