@@ -3,7 +3,6 @@
 import io
 import os
 import stat
-import time
 import tracemalloc
 import zipfile
 from pathlib import Path
@@ -213,12 +212,10 @@ def test_not_a_zip_is_rejected():
 # Limits.
 
 
-def test_zip_bomb_case_is_rejected_quickly():
+def test_zip_bomb_case_is_rejected_before_inflating():
     tracemalloc.start()
-    start = time.perf_counter()
     with pytest.raises(LimitExceededError) as caught:
         read_zip(CASES / "B21_zip_expands_300MB.zip")
-    seconds = time.perf_counter() - start
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
 
@@ -226,7 +223,6 @@ def test_zip_bomb_case_is_rejected_quickly():
     assert caught.value.params["source"] == "cat/padding.bin"
     assert caught.value.params["size"] == "300.0 MiB"
     assert caught.value.params["setting"] == "BIGMODEL_MAX_MEMBER_BYTES"
-    assert seconds < 1
     assert peak < 2 * MiB
 
 

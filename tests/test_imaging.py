@@ -383,23 +383,22 @@ def test_huge_png_is_rejected_before_decoding():
     assert str(Limits().max_pixels) in error.message("en")
 
 
-def test_huge_png_rejection_is_quick_and_light():
+def test_huge_png_rejection_is_light():
     # A child process, so that its peak memory is the decoder's alone. Importing the
-    # decoder peaks near 35 MiB. Decoding the 192 million pixels peaked at 216 MiB and
-    # took 0.8 s with Pillow 13.0 on a 16-core x86 server.
+    # decoder peaks near 35 MiB; decoding the 192 million pixels peaked at 216 MiB with
+    # Pillow 13.0, so a peak under 100 MiB shows the limit is checked before decoding.
     script = (
-        "import json, resource, time, sys\n"
+        "import json, resource, sys\n"
         "from bigmodel.imaging import decode_image\n"
         "from bigmodel.errors import LimitExceededError\n"
         f"data = open({str(CASES / 'B35_huge_16000x12000.png')!r}, 'rb').read()\n"
-        "start = time.perf_counter()\n"
         "try:\n"
         "    decode_image(data, 'B35.png')\n"
+        "    rejected = False\n"
         "except LimitExceededError:\n"
-        "    pass\n"
-        "seconds = time.perf_counter() - start\n"
+        "    rejected = True\n"
         "peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
-        "print(json.dumps({'seconds': seconds, 'peak_mib': peak_kib / 1024}))\n"
+        "print(json.dumps({'rejected': rejected, 'peak_mib': peak_kib / 1024}))\n"
     )
     root = Path(__file__).parent.parent
     output = subprocess.run(
@@ -407,7 +406,7 @@ def test_huge_png_rejection_is_quick_and_light():
     )
 
     measured = json.loads(output.stdout)
-    assert measured["seconds"] < 0.25
+    assert measured["rejected"]
     assert measured["peak_mib"] < 100
 
 
