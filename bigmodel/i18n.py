@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import functools
 import locale as locale_module
+import logging
 import os
+import string
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+logger = logging.getLogger(__name__)
 
 LANGUAGES = ("zh-CN", "en")
 DEFAULT_LANGUAGE = "en"
@@ -59,6 +63,26 @@ def system_language() -> str:
     return normalize_language(tag)
 
 
+class _LenientFormatter(string.Formatter):
+    """A formatter that shows a missing parameter as its placeholder and formats a
+    value that does not fit its format spec (a number sent as text) with `str`."""
+
+    def get_value(self, key: int | str, args: Any, kwargs: Mapping[str, Any]) -> Any:
+        if isinstance(key, str) and key not in kwargs:
+            logger.warning("Message parameter %r is missing", key)
+            return "{" + key + "}"
+        return super().get_value(key, args, kwargs)
+
+    def format_field(self, value: Any, format_spec: str) -> str:
+        try:
+            return super().format_field(value, format_spec)
+        except (TypeError, ValueError):
+            return str(value)
+
+
+_FORMATTER = _LenientFormatter()
+
+
 def translate(language: str, key: str, **params: Any) -> str:
     """Return the message `key` in `language`, filled with `params`.
 
@@ -66,7 +90,7 @@ def translate(language: str, key: str, **params: Any) -> str:
     page instead of crashing it; the catalog tests catch such gaps before release.
     """
     template = catalog(language).get(key) or catalog(DEFAULT_LANGUAGE).get(key) or key
-    return template.format(**params) if params else template
+    return _FORMATTER.format(template, **params)
 
 
 class Translator:

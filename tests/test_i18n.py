@@ -57,3 +57,30 @@ def test_translate_fills_parameters():
 
     assert "1" in message
     assert "类别" in message
+
+
+def test_translate_keeps_missing_parameter_visible():
+    message = i18n.translate("en", "errors.too_few_classes")
+
+    assert "{count}" in message
+
+
+def test_translate_formats_numbers_and_tolerates_text():
+    limit = i18n.translate(
+        "en",
+        "errors.image_too_many_pixels",
+        source="a.png",
+        pixels=192_000_000,
+        max_pixels=50_000_000,
+    )
+    as_text = i18n.translate(
+        "en",
+        "errors.image_too_many_pixels",
+        source="a.png",
+        pixels="192000000",
+        max_pixels="50000000",
+    )
+
+    assert "192,000,000" in limit
+    assert "50,000,000" in limit
+    assert "192000000" in as_text
