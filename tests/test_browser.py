@@ -12,13 +12,13 @@ import time
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import sync_playwright
 
 from bigmodel import i18n, inference_client, services, views
 from bigmodel.store import COMPLETED, RunStore
 from tests.studio_server import CHROMIUM, CHROMIUM_ARGS, IDLE, running_studio
 
 pytestmark = pytest.mark.browser
-sync_api = pytest.importorskip("playwright.sync_api")
 DIGIT = Path(__file__).resolve().parent.parent / "assets" / "digits" / "3" / "0003.png"
 
 
@@ -33,7 +33,7 @@ def _require_browser() -> None:
 @pytest.fixture
 def browser():
     _require_browser()
-    with sync_api.sync_playwright() as playwright:
+    with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
