@@ -8,8 +8,8 @@ import pytest
 
 from bigmodel import jobs, services
 from bigmodel.image_datasets import ingest_folder
-from bigmodel.store import COMPLETED, INTERRUPTED, RUNNING, STOPPED
-from bigmodel.worker import recover_orphaned_runs
+from bigmodel.store import COMPLETED, FAILED, INTERRUPTED, RUNNING, STOPPED
+from bigmodel.worker import default_slots, recover_orphaned_runs
 from tests.image_factory import make_color_folders
 from tests.processes import background
 
@@ -82,6 +82,39 @@ def test_killed_worker_leaves_run_interrupted_for_the_next(store, dataset_id):
     run = store.get_run(run_id)
     assert run.status == INTERRUPTED
     assert run.error_key == "errors.worker_lost"
+
+
+def test_killed_child_fails_its_run_and_is_replaced(store, dataset_id):
+    run_id = jobs.submit_run(
+        store, dataset_id, "cnn", model=SMALL, training={"epochs": 500, "batch_size": 4}
+    )
+
+    with background(store.home, services.WORKER):
+        running = _wait_for(
+            lambda: store.get_run(run_id).status == RUNNING and store.get_run(run_id)
+        )
+        os.kill(running.worker_pid, signal.SIGKILL)
+        failed = jobs.wait_for_run(store, run_id, timeout=30)
+        next_id = jobs.submit_run(store, dataset_id, "cnn", model=SMALL, training={"epochs": 1})
+        next_run = jobs.wait_for_run(store, next_id, timeout=180)
+
+    assert failed.status == FAILED
+    assert failed.error_key == "errors.worker_killed"
+    assert failed.error_params["code"] == -signal.SIGKILL
+    assert (store.home.run_dir(run_id) / "run.log").exists()
+    assert next_run.status == COMPLETED
+
+
+def test_default_slots_follow_cores_and_memory(monkeypatch):
+    monkeypatch.delenv("BIGMODEL_WORKERS", raising=False)
+    gib = 1024**3
+
+    assert default_slots(cores=2, memory_bytes=24 * gib) == 1
+    assert default_slots(cores=16, memory_bytes=64 * gib) == 8
+    assert default_slots(cores=16, memory_bytes=8 * gib) == 2
+    assert default_slots(cores=1, memory_bytes=1 * gib) == 1
+    monkeypatch.setenv("BIGMODEL_WORKERS", "3")
+    assert default_slots(cores=2, memory_bytes=gib) == 3
 
 
 def test_second_worker_exits_while_one_runs(store):
