@@ -14,7 +14,7 @@ from typing import Any
 from bigmodel.architectures import DEFAULT_PRESET, PRESETS, get_family
 from bigmodel.errors import DatasetError, SettingsError
 from bigmodel.settings import TrainingSettings, from_dict
-from bigmodel.store import FINISHED_STATUSES, MetricRow, Run, RunStore
+from bigmodel.store import FINISHED_STATUSES, QUEUED, MetricRow, Run, RunStore
 
 
 def preset_settings(family_name: str, preset: str = DEFAULT_PRESET) -> dict[str, dict[str, Any]]:
@@ -85,6 +85,18 @@ def wait_for_run(store: RunStore, run_id: int, timeout: float, interval: float =
         time.sleep(interval)
         run = store.get_run(run_id)
     return run
+
+
+def queue_position(store: RunStore, run_id: int) -> tuple[int, int]:
+    """Return the 1-based place of a queued run in the queue and the queue's length."""
+    queued = [run.id for run in reversed(store.list_runs([QUEUED]))]
+    return (queued.index(run_id) + 1 if run_id in queued else 0), len(queued)
+
+
+def run_log(store: RunStore, run_id: int) -> str:
+    """Return the run's own log: start, settings, every epoch, warnings and any traceback."""
+    path = store.home.run_dir(run_id) / "run.log"
+    return path.read_text("utf-8", errors="replace") if path.exists() else ""
 
 
 def epoch_history(store: RunStore, run_id: int) -> list[MetricRow]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import logging
 import os
 import subprocess
@@ -26,6 +27,8 @@ WORKER = "worker"
 INFERENCE = "inference"
 INFERENCE_ADDRESS_FILE = "inference.json"
 """File in the data folder where the inference service writes its port."""
+WORKER_STATUS_FILE = "worker.json"
+"""File in the data folder where the worker manager writes its slot count."""
 
 
 def lock_path(home: Home, service: str) -> Path:
@@ -70,6 +73,16 @@ def service_pid(home: Home, service: str) -> int | None:
     try:
         return int(lock_path(home, service).read_text().strip())
     except ValueError:
+        return None
+
+
+def worker_slots(home: Home) -> int | None:
+    """Return how many runs the running worker trains at once, or None if none runs."""
+    if not is_running(home, WORKER):
+        return None
+    try:
+        return int(json.loads((home.root / WORKER_STATUS_FILE).read_text())["slots"])
+    except (OSError, ValueError, KeyError):
         return None
 
 

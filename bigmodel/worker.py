@@ -30,8 +30,6 @@ from bigmodel.store import FAILED, INTERRUPTED, RUNNING, RunStore
 logger = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.2
-STATUS_FILE = "worker.json"
-"""File in the data folder where the manager writes its slot count for the pages."""
 
 
 def default_slots(cores: int | None = None, memory_bytes: int | None = None) -> int:
@@ -101,7 +99,7 @@ def serve(home: Home, slots: int | None = None) -> int:
         store = RunStore(home)
         recover_orphaned_runs(store)
         slots = slots or default_slots()
-        (home.root / STATUS_FILE).write_text(json.dumps({"slots": slots, "pid": os.getpid()}))
+        (home.root / services.WORKER_STATUS_FILE).write_text(json.dumps({"slots": slots, "pid": os.getpid()}))
         logger.info("Worker manager %d started with %d slots for %s", os.getpid(), slots, home.root)
 
         children: dict[int, subprocess.Popen[bytes]] = {}

@@ -148,9 +148,7 @@ def _progress_ui(run: Run) -> None:
 
     progress = run.progress
     if run.status != RUNNING or not progress:
-        st.info(t("ui.train.waiting"), icon=":material/schedule:")
-        if not services.is_running(studio_ui.home(), services.WORKER):
-            st.warning(t("ui.train.worker_not_running"), icon=":material/warning:")
+        _queued_ui(run)
         return
     st.progress(float(progress["fraction"]), text=views.progress_text(progress, t))
     st.caption(
@@ -160,6 +158,36 @@ def _progress_ui(run: Run) -> None:
             eta=views.format_duration(progress.get("eta"), t),
         )
     )
+
+
+def _queued_ui(run: Run) -> None:
+    slots = services.worker_slots(studio_ui.home())
+    if slots is None:
+        st.warning(t("ui.train.worker_not_running"), icon=":material/warning:")
+        return
+    position, length = jobs.queue_position(store, run.id)
+    if position:
+        st.info(
+            t("ui.train.queued", position=position, length=length, slots=slots),
+            icon=":material/schedule:",
+        )
+    else:
+        st.info(t("ui.train.waiting"), icon=":material/schedule:")
+
+
+def run_log_ui(run: Run) -> None:
+    log = jobs.run_log(store, run.id)
+    if not log:
+        return
+    with st.expander(t("ui.train.log"), icon=":material/description:"):
+        st.code(log[-20_000:], language=None, wrap_lines=True)
+        st.download_button(
+            t("ui.train.log_download"),
+            log,
+            file_name=f"run-{run.id}.log",
+            mime="text/plain",
+            key="train_log_download",
+        )
 
 
 def _run_view_ui(run_id: int, was_active: bool) -> None:
@@ -237,4 +265,5 @@ if run_id is None:
     st.stop()
 
 run_view_ui(store.get_run(run_id))
+run_log_ui(store.get_run(run_id))
 other_runs_ui(run_id, runs)

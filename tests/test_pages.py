@@ -13,7 +13,7 @@ from image_factory import png_bytes
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from bigmodel import i18n, inference_client
+from bigmodel import i18n, inference_client, services
 from bigmodel.architectures.cnn import CNNSettings
 from bigmodel.config import Home
 from bigmodel.image_datasets import ingest_files
@@ -281,7 +281,24 @@ def test_train_submits_fast_preset(store: RunStore) -> None:
     assert run.settings["model"]["input_size"] == 24
     assert run.settings["training"]["epochs"] == 10
     assert app.query_params["run"] == str(run.id)
-    assert i18n.translate("en", "ui.train.waiting") in texts(app.info)
+    assert i18n.translate("en", "ui.train.worker_not_running") in texts(app.warning)
+
+
+def test_queued_runs_show_their_place(store: RunStore) -> None:
+    ids = populate_store(store)
+    first = store.create_run("first", str(ids["dataset"]), "cnn", SETTINGS)
+    second = store.create_run("second", str(ids["dataset"]), "cnn", SETTINGS)
+    (store.home.root / services.WORKER_STATUS_FILE).write_text(json.dumps({"slots": 1}))
+
+    with services.hold_lock(store.home, services.WORKER) as acquired:
+        assert acquired
+        app = start_app()
+        app.query_params["run"] = str(second)
+        app.switch_page("pages/train.py").run()
+
+    expected = i18n.translate("en", "ui.train.queued", position=2, length=2, slots=1)
+    assert expected in texts(app.info)
+    assert first < second
 
 
 def test_live_run_shows_chart_and_progress(store: RunStore) -> None:
@@ -397,3 +414,18 @@ def test_models_page_lists_runs(store: RunStore) -> None:
     assert list(table["status"]) == ["失败", "已完成"]
     assert list(table["dataset"]) == ["colours", "colours"]
     assert len(app.expander) == 2
+
+
+def test_run_log_is_shown_for_download(store: RunStore) -> None:
+    ids = populate_store(store)
+    run_dir = store.home.run_dir(int(ids["completed"]))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "run.log").write_text("INFO Run 1 started\nINFO epoch 1/3 {'loss': 0.5}\n")
+
+    app = start_app()
+    app.query_params["run"] = str(ids["completed"])
+    app.switch_page("pages/train.py").run()
+
+    assert not app.exception
+    assert "epoch 1/3" in app.code[0].value
+    assert app.get("download_button")
