@@ -1,14 +1,15 @@
 """The command line: `python -m bigmodel <command>`.
 
-Commands mirror the studio's pages: `ingest` a folder or zip, `train` a model with
-progress in the terminal, `predict` images, list `runs` and `datasets`. `worker` and
-`inference` start the background processes the web studio uses. Messages follow
-`--lang` or the environment's locale.
+Commands mirror the studio's pages: `ingest` a folder, zip or CSV file, `train` a
+model with progress in the terminal, `predict` images or the sequences of CSV files,
+list `runs` and `datasets`. `worker` and `inference` start the background processes
+the web studio uses. Messages follow `--lang` or the environment's locale.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 from collections.abc import Sequence
@@ -27,7 +28,7 @@ logger = logging.getLogger(__name__)
 
 def _flag_help(spec: SettingSpec, t: i18n.Translator) -> str:
     allowed = (
-        "|".join(str(c) for c in spec.choices)
+        "|".join(str(c) for c in spec.choices or ())
         if spec.kind is Kind.CHOICE
         else f"{spec.minimum}..{spec.maximum}"
     )
@@ -39,22 +40,24 @@ def build_parser(t: i18n.Translator) -> argparse.ArgumentParser:
     parser.add_argument("--lang", choices=i18n.LANGUAGES, help=t("cli.lang"))
     commands = parser.add_subparsers(dest="command", required=True)
 
-    ingest = commands.add_parser("ingest", help=t("cli.ingest"))
-    ingest.add_argument("path", type=Path, help=t("cli.ingest_path"))
+    ingest = commands.add_parser("ingest", help=t("cli.sequence.ingest"))
+    ingest.add_argument("path", type=Path, help=t("cli.sequence.ingest_path"))
     ingest.add_argument("--name", help=t("cli.dataset_name"))
+    _add_sequence_flags(ingest, t)
 
     train = commands.add_parser("train", help=t("cli.train"))
-    train.add_argument("--dataset", required=True, help=t("cli.train_dataset"))
+    train.add_argument("--dataset", required=True, help=t("cli.sequence.train_dataset"))
     train.add_argument("--family", default="cnn", choices=[f.name for f in families()])
     train.add_argument("--preset", default=DEFAULT_PRESET, choices=PRESETS, help=t("cli.preset"))
     train.add_argument("--name", help=t("cli.run_name"))
+    _add_sequence_flags(train, t)
     _add_setting_flags(train, TrainingSettings, t)
     for family in families():
         _add_setting_flags(train, family.settings_class, t)
 
-    predict = commands.add_parser("predict", help=t("cli.predict"))
+    predict = commands.add_parser("predict", help=t("cli.sequence.predict"))
     predict.add_argument("--run", type=int, required=True, help=t("cli.predict_run"))
-    predict.add_argument("files", nargs="+", type=Path, help=t("cli.predict_files"))
+    predict.add_argument("files", nargs="+", type=Path, help=t("cli.sequence.predict_files"))
     predict.add_argument("--top", type=int, default=3, help=t("cli.predict_top"))
 
     commands.add_parser("runs", help=t("cli.runs"))
@@ -73,6 +76,31 @@ def _add_setting_flags(
         if spec.name not in known:
             flag = "--" + spec.name.replace("_", "-")
             parser.add_argument(flag, dest=spec.name, default=None, help=_flag_help(spec, t))
+
+
+SEQUENCE_CHOICES: dict[str, tuple[str, ...]] = {
+    "layout": ("wide", "long", "series"),
+    "length_rule": ("pad", "truncate"),
+    "cleaning": ("drop", "fill_previous", "fill_mean", "fill_zero"),
+    "task": ("classification", "regression", "forecast"),
+}
+SEQUENCE_TEXT_FLAGS = ("label_column", "id_column", "order_column")
+SEQUENCE_LIST_FLAGS = ("feature_columns", "target_columns")
+SEQUENCE_NUMBER_FLAGS = ("window", "horizon", "max_length")
+
+
+def _add_sequence_flags(parser: argparse.ArgumentParser, t: i18n.Translator) -> None:
+    """Add the flags that override the proposed layout of a CSV file."""
+    for name, choices in SEQUENCE_CHOICES.items():
+        parser.add_argument(_flag(name), choices=choices, help=t(f"sequences.spec.{name}.help"))
+    for name in (*SEQUENCE_TEXT_FLAGS, *SEQUENCE_LIST_FLAGS):
+        parser.add_argument(_flag(name), help=t(f"sequences.spec.{name}.help"))
+    for name in SEQUENCE_NUMBER_FLAGS:
+        parser.add_argument(_flag(name), type=int, help=t(f"sequences.spec.{name}.help"))
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -105,6 +133,9 @@ def _ingest(args: argparse.Namespace, home: Home, t: i18n.Translator) -> int:
 
     store = RunStore(home)
     name = args.name or args.path.stem
+    if _is_csv(args.path):
+        _ingest_csv(args, args.path, name, store, t)
+        return 0
     if args.path.is_dir():
         dataset = ingest_folder(args.path, name, store)
     else:
@@ -124,10 +155,71 @@ def _ingest(args: argparse.Namespace, home: Home, t: i18n.Translator) -> int:
     return 0
 
 
-def _resolve_dataset(store: RunStore, value: str, t: i18n.Translator) -> str:
+def _is_csv(path: Path) -> bool:
+    return path.is_file() and path.suffix.casefold() == ".csv"
+
+
+def _ingest_csv(
+    args: argparse.Namespace, path: Path, name: str, store: RunStore, t: i18n.Translator
+) -> str:
+    """Ingest a CSV file as a sequence dataset, print what was understood, return its id."""
+    from bigmodel.sequence_datasets import ingest_sequences
+
+    data = path.read_bytes()
+    dataset = ingest_sequences(data, path.name, _sequence_spec(args, data, path.name), name, store)
+    summary = dataset.summary
+    print(
+        t(
+            "cli.sequence.ingested",
+            id=dataset.id,
+            examples=summary["num_examples"],
+            layout=summary["layout"],
+            task=summary["task"],
+            features=summary["num_features"],
+            length=dataset.length,
+        )
+    )
+    for class_name, count in summary.get("counts", {}).items():
+        print(f"  {class_name}: {count}")
+    for target, stats in summary.get("target_stats", {}).items():
+        print(t("cli.sequence.target", name=target, **stats))
+    for notice in dataset.notices:
+        print(f"  {notice.message(t.language)}")
+    return dataset.id
+
+
+def _sequence_spec(args: argparse.Namespace, data: bytes, source: str) -> Any:
+    """Return the proposed spec with the flags' overrides, or None when no flag is given.
+
+    A changed layout or column role drops the proposed feature and target columns, so
+    that they are chosen again for the new roles.
+    """
+    from bigmodel.csv_reading import read_table
+    from bigmodel.sequence_datasets import propose_spec
+
+    names = (*SEQUENCE_CHOICES, *SEQUENCE_TEXT_FLAGS, *SEQUENCE_LIST_FLAGS, *SEQUENCE_NUMBER_FLAGS)
+    given = {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+    if not given:
+        return None
+    for name in SEQUENCE_LIST_FLAGS:
+        if name in given:
+            given[name] = tuple(part.strip() for part in given[name].split(",") if part.strip())
+
+    proposal = propose_spec(read_table(data, source))
+    roles = ("layout", *SEQUENCE_TEXT_FLAGS)
+    if any(name in given and given[name] != getattr(proposal, name) for name in roles):
+        proposal = dataclasses.replace(proposal, feature_columns=(), target_columns=())
+    return dataclasses.replace(proposal, **given)
+
+
+def _resolve_dataset(
+    store: RunStore, value: str, t: i18n.Translator, args: argparse.Namespace
+) -> str:
     path = Path(value)
     if not path.exists():
         return store.get_dataset(value).id
+    if _is_csv(path):
+        return _ingest_csv(args, path, path.stem, store, t)
     from bigmodel.image_datasets import ingest_folder, ingest_zip
 
     ingest = ingest_folder if path.is_dir() else ingest_zip
@@ -148,7 +240,7 @@ def _train(args: argparse.Namespace, home: Home, t: i18n.Translator) -> int:
 
     store = RunStore(home)
     family = get_family(args.family)
-    dataset_id = _resolve_dataset(store, args.dataset, t)
+    dataset_id = _resolve_dataset(store, args.dataset, t, args)
     model = _given(args, family.settings_class)
     training = _given(args, TrainingSettings)
     run_id = jobs.submit_run(
@@ -180,6 +272,18 @@ def _train(args: argparse.Namespace, home: Home, t: i18n.Translator) -> int:
         )
         return 1
     results: dict[str, Any] = run.results or {}
+    if "val_mae" in results:
+        print(
+            t(
+                "cli.sequence.run_finished",
+                run_id=run.id,
+                status=t(f"status.{run.status}"),
+                mae=results["val_mae"],
+                rmse=results["val_rmse"],
+                path=run.model_path,
+            )
+        )
+        return 0
     print(
         t(
             "cli.run_finished",
@@ -218,24 +322,47 @@ def _print_progress(t: i18n.Translator) -> Any:
 
 def _predict(args: argparse.Namespace, home: Home, t: i18n.Translator) -> int:
     from bigmodel.errors import ModelNotReadyError
-    from bigmodel.prediction import Predictor
+    from bigmodel.inference import load_predictor
+    from bigmodel.sequence_prediction import SequencePredictor
 
     store = RunStore(home)
     run = store.get_run(args.run)
     if not run.has_model or run.model_path is None:
         raise ModelNotReadyError("errors.model_not_ready", run_id=run.id, status=run.status)
-    predictor = Predictor(Path(run.model_path))
+    predictor = load_predictor(Path(run.model_path))
+    if isinstance(predictor, SequencePredictor):
+        return _predict_sequences(predictor, args.files, args.top, t)
+
     images = [(str(path), path.read_bytes()) for path in args.files]
     failed = 0
     for result in predictor.predict_images(images, args.top):
         if result["error"]:
             failed += 1
-            print(
-                f"{result['name']}: {i18n.translate(t.language, result['error']['key'], **result['error']['params'])}"
-            )
+            error = result["error"]
+            message = i18n.translate(t.language, error["key"], **error["params"])
+            print(f"{result['name']}: {message}")
             continue
         ranked = ", ".join(f"{label} {probability:.1%}" for label, probability in result["top"])
         print(f"{result['name']}: {ranked}")
+    return 1 if failed else 0
+
+
+def _predict_sequences(
+    predictor: Any, files: Sequence[Path], top_k: int, t: i18n.Translator
+) -> int:
+    """Print the prediction table of each CSV file; return 1 if any file failed."""
+    failed = 0
+    for path in files:
+        try:
+            table = predictor.predict_csv(path.read_bytes(), path.name, top_k)
+        except BigModelError as error:
+            failed += 1
+            print(f"{path}: {error.message(t.language)}")
+            continue
+        if "top" in table:
+            table["top"] = [", ".join(f"{c} {p:.1%}" for c, p in top) for top in table["top"]]
+        print(f"{path}:")
+        print(table.to_string(index=False))
     return 1 if failed else 0
 
 
@@ -243,17 +370,15 @@ def _runs(args: argparse.Namespace, home: Home, t: i18n.Translator) -> int:
     for run in RunStore(home).list_runs():
         accuracy = (run.results or {}).get("val_accuracy")
         shown = "-" if accuracy is None else f"{accuracy:.3f}"
-        print(
-            f"{run.id:>5}  {t(f'status.{run.status}'):<10} {shown:>6}  {run.created_at:%Y-%m-%d %H:%M}  {run.name}"
-        )
+        status = t(f"status.{run.status}")
+        print(f"{run.id:>5}  {status:<10} {shown:>6}  {run.created_at:%Y-%m-%d %H:%M}  {run.name}")
     return 0
 
 
 def _datasets(args: argparse.Namespace, home: Home, t: i18n.Translator) -> int:
     for dataset in RunStore(home).list_datasets():
-        print(
-            f"{dataset.id}  {dataset.kind:<8} {dataset.summary.get('num_images', '')!s:>6}  {dataset.name}"
-        )
+        size = dataset.summary.get("num_images", dataset.summary.get("num_examples", ""))
+        print(f"{dataset.id}  {dataset.kind:<8} {size!s:>6}  {dataset.name}")
     return 0
 
 

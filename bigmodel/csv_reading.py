@@ -40,6 +40,7 @@ from bigmodel.errors import DatasetError, InvalidUploadError, SettingsError
 logger = logging.getLogger(__name__)
 
 ColumnKind = Literal["numeric", "text", "datetime"]
+CellKind = Literal["missing", "invalid"]
 CleaningPolicy = Literal["drop", "fill_previous", "fill_mean", "fill_zero"]
 Task = Literal["classification", "regression"]
 
@@ -90,13 +91,16 @@ class DroppedColumn:
 
 @dataclasses.dataclass(frozen=True)
 class BadCell:
-    """A cell of a numeric column whose text is neither a number nor a missing marker."""
+    """A cell of a numeric column without a number: a missing marker or invalid text."""
 
     row: int
     """Row number as Excel shows it, the header being row 1."""
     column: str
     value: str
-    """Cell text as written in the file."""
+    """Cell text as written in the file; empty for a blank cell."""
+    kind: CellKind = "invalid"
+    """`missing` for a blank cell or a marker of `MISSING_MARKERS` such as `N/A`,
+    `invalid` for any other text that is not a number, such as `#DIV/0!`."""
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -117,7 +121,8 @@ class TableReading:
     thousands: str | None
     dropped_columns: tuple[DroppedColumn, ...]
     bad_cells: tuple[BadCell, ...]
-    """Cells of numeric columns that are not numbers, such as `#DIV/0!` or `abc`."""
+    """Cells of numeric columns that are not numbers, row by row: missing markers and
+    blank cells (kind `missing`) and invalid text such as `#DIV/0!` (kind `invalid`)."""
     missing_cells: dict[str, int]
     """Per column, blank cells, and in numeric columns also cells with a missing marker."""
     percent_columns: tuple[str, ...]
@@ -159,6 +164,8 @@ class _Column:
     kind: ColumnKind | None
     """None when the column has no values at all."""
     bad: pd.Series
+    missing_mask: pd.Series
+    """Missing cells to list in `bad_cells`; all False outside numeric columns."""
     missing: int
     has_percent: bool
 
@@ -208,15 +215,18 @@ def read_table(data: bytes, source: str) -> TableReading:
         column_kinds={name: kind for name in kept if (kind := columns[name].kind) is not None},
         row_numbers=row_numbers,
     )
+    invalid = sum(cell.kind == "invalid" for cell in reading.bad_cells)
     logger.info(
-        "Read %s: %d rows, %d columns, encoding %s, separator %r, decimal %r, %d bad cells",
+        "Read %s: %d rows, %d columns, encoding %s, separator %r, decimal %r, "
+        "%d invalid and %d missing numbers",
         source,
         len(reading.frame),
         len(kept),
         encoding,
         separator,
         number_format.decimal,
-        len(reading.bad_cells),
+        invalid,
+        len(reading.bad_cells) - invalid,
     )
     return reading
 
@@ -551,7 +561,8 @@ def _convert_column(raw: pd.Series, number_format: _NumberFormat) -> _Column:
     cells = _normalize_cells(raw)
     missing = cells.str.lower().isin(MISSING_MARKERS)
     if missing.all():
-        return _Column(raw.where(~missing), None, missing & False, int(missing.sum()), False)
+        no_cells = missing & False
+        return _Column(raw.where(~missing), None, no_cells, no_cells, int(missing.sum()), False)
 
     percent = cells.str.endswith("%")
     body = cells.where(~percent, cells.str[:-1].str.rstrip())
@@ -559,15 +570,16 @@ def _convert_column(raw: pd.Series, number_format: _NumberFormat) -> _Column:
     if parsed.sum() >= NUMERIC_SHARE * (~missing).sum():
         values = _parse_numbers(body.where(parsed), number_format)
         bad = ~parsed & ~missing
-        return _Column(values, "numeric", bad, int(missing.sum()), bool((percent & parsed).any()))
+        has_percent = bool((percent & parsed).any())
+        return _Column(values, "numeric", bad, missing, int(missing.sum()), has_percent)
 
     blank = raw == ""
     text = raw.where(~blank)
     no_bad = blank & False
     datetimes = _parse_datetimes(text)
     if datetimes is not None:
-        return _Column(datetimes, "datetime", no_bad, int(blank.sum()), False)
-    return _Column(text, "text", no_bad, int(blank.sum()), False)
+        return _Column(datetimes, "datetime", no_bad, no_bad, int(blank.sum()), False)
+    return _Column(text, "text", no_bad, no_bad, int(blank.sum()), False)
 
 
 def _parse_numbers(cells: pd.Series, number_format: _NumberFormat) -> pd.Series:
@@ -629,16 +641,18 @@ def _list_bad_cells(
     kept: Sequence[str],
     row_numbers: Sequence[int],
 ) -> tuple[BadCell, ...]:
-    """List bad cells row by row, and within a row in column order."""
-    located = []
+    """List missing and invalid cells of numeric columns row by row, then in column order."""
+    located: list[tuple[int, int, str, CellKind]] = []
     for order, name in enumerate(kept):
         for position in np.flatnonzero(columns[name].bad.to_numpy()):
-            located.append((int(position), order, name))
+            located.append((int(position), order, name, "invalid"))
+        for position in np.flatnonzero(columns[name].missing_mask.to_numpy()):
+            located.append((int(position), order, name, "missing"))
 
     located.sort()
     return tuple(
-        BadCell(row_numbers[position], name, str(raw[name].iat[position]))
-        for position, _, name in located
+        BadCell(row_numbers[position], name, str(raw[name].iat[position]), kind)
+        for position, _, name, kind in located
     )
 
 

@@ -7,31 +7,49 @@ listens on 127.0.0.1 on a free port, written to `inference.json` in the data fol
 Endpoints:
     GET  /health   -> `ok`
     POST /predict  {"run_id": int, "top_k": int, "images": [{"name", "data" (base64)}]}
-                   -> {"predictions": [...]} as `Predictor.predict_images` returns them,
-                   or status 400 with {"error": {"key", "params"}} for a bad request.
+                   -> {"predictions": [...]} as `Predictor.predict_images` returns them.
+    POST /predict_sequences
+                   {"run_id": int, "top_k": int, "source": str, "data": str (base64 CSV)}
+                   -> {"columns": [...], "records": [...]}, the table of
+                   `SequencePredictor.predict_csv` as JSON records.
+
+A bad request is answered with status 400 and {"error": {"key", "params"}}.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import collections
 import json
 import logging
 import os
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from bigmodel import services
+from bigmodel import saved_models, services
 from bigmodel.config import Home
-from bigmodel.errors import BigModelError, ModelNotReadyError
+from bigmodel.errors import BigModelError, InvalidUploadError, ModelNotReadyError
 from bigmodel.prediction import Predictor
+from bigmodel.sequence_prediction import SequencePredictor, table_records
 from bigmodel.store import RunStore
 
 logger = logging.getLogger(__name__)
 
 MAX_LOADED_MODELS = 4
+
+AnyPredictor = Predictor | SequencePredictor
+
+
+def load_predictor(model_path: Path) -> AnyPredictor:
+    """Load the predictor that suits a saved model: for sequences or for images."""
+    meta = json.loads((model_path.parent / saved_models.META_FILE).read_text("utf-8"))
+    if meta.get("input_spec", {}).get("kind") == "sequence":
+        return SequencePredictor(model_path)
+    return Predictor(model_path)
 
 
 class ModelCache:
@@ -40,10 +58,10 @@ class ModelCache:
     def __init__(self, store: RunStore, capacity: int = MAX_LOADED_MODELS) -> None:
         self.store = store
         self.capacity = capacity
-        self._predictors: collections.OrderedDict[int, Predictor] = collections.OrderedDict()
+        self._predictors: collections.OrderedDict[int, AnyPredictor] = collections.OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, run_id: int) -> Predictor:
+    def get(self, run_id: int) -> AnyPredictor:
         with self._lock:
             if run_id in self._predictors:
                 self._predictors.move_to_end(run_id)
@@ -51,12 +69,48 @@ class ModelCache:
             run = self.store.get_run(run_id)
             if not run.has_model or run.model_path is None:
                 raise ModelNotReadyError("errors.model_not_ready", run_id=run_id, status=run.status)
-            predictor = Predictor(Path(run.model_path))
+            predictor = load_predictor(Path(run.model_path))
             self._predictors[run_id] = predictor
             if len(self._predictors) > self.capacity:
                 self._predictors.popitem(last=False)
             logger.info("Loaded the model of run %s", run_id)
             return predictor
+
+
+def _predict_images(request: dict[str, Any], cache: ModelCache) -> dict[str, Any]:
+    images = [(i["name"], _decode_base64(i["data"], i["name"])) for i in request["images"]]
+    predictor = _predictor_of_kind(cache, int(request["run_id"]), Predictor, "image")
+    return {"predictions": predictor.predict_images(images, int(request.get("top_k", 3)))}
+
+
+def _predict_sequences(request: dict[str, Any], cache: ModelCache) -> dict[str, Any]:
+    source = str(request.get("source") or "upload.csv")
+    data = _decode_base64(request["data"], source)
+    predictor = _predictor_of_kind(cache, int(request["run_id"]), SequencePredictor, "sequence")
+    table = predictor.predict_csv(data, source, int(request.get("top_k", 3)))
+    return {"columns": [str(column) for column in table.columns], "records": table_records(table)}
+
+
+def _predictor_of_kind(cache: ModelCache, run_id: int, expected: type[Any], kind: str) -> Any:
+    predictor = cache.get(run_id)
+    if not isinstance(predictor, expected):
+        raise ModelNotReadyError("sequences.model_kind_mismatch", run_id=run_id, kind=kind)
+    return predictor
+
+
+def _decode_base64(text: str, source: str) -> bytes:
+    # Characters outside the base64 alphabet, such as line breaks, are skipped, as the
+    # image endpoint always did; broken padding is an error.
+    try:
+        return base64.b64decode(text)
+    except (binascii.Error, ValueError) as error:
+        raise InvalidUploadError("sequences.upload_not_base64", file=source) from error
+
+
+ROUTES: dict[str, Callable[[dict[str, Any], ModelCache], dict[str, Any]]] = {
+    "/predict": _predict_images,
+    "/predict_sequences": _predict_sequences,
+}
 
 
 def _handler_class(cache: ModelCache) -> type[BaseHTTPRequestHandler]:
@@ -73,15 +127,14 @@ def _handler_class(cache: ModelCache) -> type[BaseHTTPRequestHandler]:
                 self._send(404, b"not found", "text/plain")
 
         def do_POST(self) -> None:
-            if self.path != "/predict":
+            route = ROUTES.get(self.path)
+            if route is None:
                 self._send(404, b"not found", "text/plain")
                 return
             try:
                 request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                images = [(i["name"], base64.b64decode(i["data"])) for i in request["images"]]
-                predictor = cache.get(int(request["run_id"]))
                 with predict_lock:
-                    predictions = predictor.predict_images(images, int(request.get("top_k", 3)))
+                    reply = route(request, cache)
             except BigModelError as error:
                 logger.info("Prediction request rejected: %s", error)
                 body = {
@@ -97,11 +150,7 @@ def _handler_class(cache: ModelCache) -> type[BaseHTTPRequestHandler]:
                 body = {"error": {"key": "errors.unexpected_prediction", "params": {}}}
                 self._send(500, json.dumps(body).encode(), "application/json")
                 return
-            self._send(
-                200,
-                json.dumps({"predictions": predictions}).encode(),
-                "application/json",
-            )
+            self._send(200, json.dumps(reply, ensure_ascii=False).encode(), "application/json")
 
         def _send(self, status: int, body: bytes, content_type: str) -> None:
             self.send_response(status)

@@ -12,6 +12,8 @@ import urllib.request
 from collections.abc import Sequence
 from typing import Any
 
+import pandas as pd
+
 from bigmodel import services
 from bigmodel.config import Home
 from bigmodel.errors import BigModelError, ServiceUnavailableError
@@ -83,25 +85,65 @@ def predict_images(
         BigModelError: what the service rejected, such as a run without a model.
         ServiceUnavailableError: if the service cannot be started or reached.
     """
-    port = ensure_service(home)
-    body = json.dumps(
+    reply = _post(
+        home,
+        "/predict",
         {
             "run_id": run_id,
             "top_k": top_k,
             "images": [{"name": n, "data": base64.b64encode(d).decode()} for n, d in images],
-        }
-    ).encode()
+        },
+    )
+    return [Prediction.from_dict(p) for p in reply["predictions"]]
+
+
+def predict_sequences(
+    home: Home, run_id: int, csv_bytes: bytes, source: str, top_k: int = 3
+) -> pd.DataFrame:
+    """Predict every sequence of a CSV file with a run's sequence model.
+
+    Returns:
+        The table of `SequencePredictor.predict_csv`: for classification the class,
+        its confidence and the `top_k` classes of each sequence or window; for
+        regression the value; for a forecast the next values of each series.
+
+    Raises:
+        BigModelError: what the service rejected, such as a file without a column of
+            the model's layout, or a run whose model predicts images.
+        ServiceUnavailableError: if the service cannot be started or reached.
+    """
+    reply = _post(
+        home,
+        "/predict_sequences",
+        {
+            "run_id": run_id,
+            "top_k": top_k,
+            "source": source,
+            "data": base64.b64encode(csv_bytes).decode(),
+        },
+    )
+    return pd.DataFrame.from_records(reply["records"], columns=reply["columns"])
+
+
+def _post(home: Home, path: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """Send a JSON request to the inference service and return its JSON reply.
+
+    Raises:
+        BigModelError: the service answered with an error.
+        ServiceUnavailableError: the service cannot be started or reached.
+    """
+    port = ensure_service(home)
     request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/predict",
-        data=body,
+        f"http://127.0.0.1:{port}{path}",
+        data=json.dumps(payload).encode(),
         headers={"Content-Type": "application/json"},
     )
     try:
         with urllib.request.urlopen(request, timeout=600) as response:
-            reply = json.loads(response.read())
+            reply: dict[str, Any] = json.loads(response.read())
     except urllib.error.HTTPError as error:
-        reply = json.loads(error.read() or b"{}")
-        problem = reply.get("error") or {
+        failure = json.loads(error.read() or b"{}")
+        problem = failure.get("error") or {
             "key": "errors.unexpected_prediction",
             "params": {},
         }
@@ -109,4 +151,4 @@ def predict_images(
     except OSError as error:
         logger.warning("Inference service on port %d failed: %s", port, error)
         raise ServiceUnavailableError("errors.inference_unavailable", seconds=0) from error
-    return [Prediction.from_dict(p) for p in reply["predictions"]]
+    return reply

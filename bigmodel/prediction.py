@@ -16,7 +16,7 @@ import numpy as np
 
 from bigmodel import saved_models
 from bigmodel.errors import BigModelError
-from bigmodel.imaging import Notice, decode_image
+from bigmodel.imaging import decode_image
 
 logger = logging.getLogger(__name__)
 

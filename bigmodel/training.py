@@ -23,13 +23,15 @@ import numpy as np
 import sklearn
 import tensorflow as tf
 
-from bigmodel import saved_models
+from bigmodel import saved_models, sequence_pipeline
 from bigmodel.architectures import Family, get_family
 from bigmodel.architectures.cnn import CNNSettings, resolve_color_mode
 from bigmodel.callbacks import RunStoreLogger
 from bigmodel.errors import BigModelError, DatasetError
 from bigmodel.image_datasets import load_image_dataset
 from bigmodel.image_pipeline import image_dataset
+from bigmodel.layers import TargetScaling
+from bigmodel.sequence_datasets import load_sequence_dataset
 from bigmodel.settings import TrainingSettings, from_dict
 from bigmodel.splits import split_indices
 from bigmodel.store import COMPLETED, FAILED, STOPPED, Run, RunStore, to_json
@@ -41,7 +43,11 @@ ProgressCallback = Callable[[dict[str, Any]], None]
 
 @dataclasses.dataclass
 class PreparedData:
-    """Training and validation pipelines of one run, with what the model must know."""
+    """Training and validation pipelines of one run, with what the model must know.
+
+    For regression and forecasts, the pipelines' targets are standardised with
+    `target_mean` and `target_std`, and `num_outputs` is the number of predicted values.
+    """
 
     train: tf.data.Dataset
     validation: tf.data.Dataset
@@ -49,6 +55,17 @@ class PreparedData:
     class_names: list[str]
     input_spec: dict[str, Any]
     split: dict[str, list[int]]
+    task: str = "classification"
+    num_outputs: int = 0
+    target_names: list[str] = dataclasses.field(default_factory=list)
+    target_mean: list[float] | None = None
+    target_std: list[float] | None = None
+    meta: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """Further entries of the saved model's metadata."""
+
+    @property
+    def outputs(self) -> int:
+        return self.num_outputs if self.task != "classification" else len(self.class_names)
 
 
 def execute_run(store: RunStore, run: Run, on_progress: ProgressCallback | None = None) -> Run:
@@ -99,12 +116,8 @@ def _train(store: RunStore, run: Run, run_dir: Path, on_progress: ProgressCallba
     data = prepare(store, run, model_settings, training, run_dir)
     (run_dir / "split.json").write_text(json.dumps(data.split), "utf-8")
 
-    model = family.build(model_settings, data.input_spec, len(data.class_names))
-    model.compile(
-        optimizer=_optimizer(training),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
+    model = family.build(model_settings, data.input_spec, data.outputs)
+    model.compile(optimizer=_optimizer(training), **_loss_and_metrics(data))
     logger.info("Run %s: model has %d parameters", run.id, model.count_params())
 
     store_logger = RunStoreLogger(
@@ -124,19 +137,49 @@ def _train(store: RunStore, run: Run, run_dir: Path, on_progress: ProgressCallba
 
     evaluation = model.evaluate(data.validation, return_dict=True, verbose=0)
     meta = _model_meta(run, family, data, model_settings, training)
-    path = saved_models.save_model(model, run_dir, meta)
+    path = saved_models.save_model(_in_target_units(model, data), run_dir, meta)
     results = {
-        "val_accuracy": float(evaluation["accuracy"]),
+        **_validation_results(evaluation, data),
         "val_loss": float(evaluation["loss"]),
         "epochs_trained": len(history.history.get("loss", [])),
         "parameters": int(model.count_params()),
         "training_seconds": seconds,
+        "task": data.task,
         "classes": data.class_names,
+        "targets": data.target_names,
         "input_spec": data.input_spec,
     }
     status = STOPPED if store_logger.stopped_by_user else COMPLETED
     store.finish_run(run.id, status, results=to_json(results), model_path=str(path))
     logger.info("Run %s %s: %s", run.id, status, results)
+
+
+def _loss_and_metrics(data: PreparedData) -> dict[str, Any]:
+    """Return the loss and metrics of the task: cross-entropy, or MSE with MAE and RMSE."""
+    if data.task == "classification":
+        return {"loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]}
+    assert data.target_std is not None
+    return {
+        "loss": "mse",
+        "metrics": [
+            sequence_pipeline.MeanAbsoluteErrorInUnits(data.target_std, name="mae"),
+            sequence_pipeline.RootMeanSquaredErrorInUnits(data.target_std, name="rmse"),
+        ],
+    }
+
+
+def _validation_results(evaluation: Mapping[str, float], data: PreparedData) -> dict[str, float]:
+    if data.task == "classification":
+        return {"val_accuracy": float(evaluation["accuracy"])}
+    return {"val_mae": float(evaluation["mae"]), "val_rmse": float(evaluation["rmse"])}
+
+
+def _in_target_units(model: keras.Model, data: PreparedData) -> keras.Model:
+    """Return the model to save: for standardised targets, one that predicts in their units."""
+    if data.target_mean is None or data.target_std is None:
+        return model
+    values = TargetScaling(data.target_mean, data.target_std, name="target_units")(model.output)
+    return keras.Model(model.input, values, name=model.name)
 
 
 def _optimizer(training: TrainingSettings) -> keras.optimizers.Optimizer:
@@ -205,7 +248,57 @@ def _prepare_images(
     )
 
 
-_PREPARERS: dict[str, Callable[..., PreparedData]] = {"image": _prepare_images}
+def _prepare_sequences(
+    store: RunStore,
+    run: Run,
+    model_settings: Any,
+    training: TrainingSettings,
+    run_dir: Path,
+) -> PreparedData:
+    dataset = load_sequence_dataset(run.dataset_id, store)
+    prepared = sequence_pipeline.prepare_sequences(
+        dataset, training.validation_split, training.seed
+    )
+
+    def pipeline(x: np.ndarray, y: np.ndarray, shuffle: bool) -> tf.data.Dataset:
+        return sequence_pipeline.sequence_dataset(
+            x, y, training.batch_size, shuffle=shuffle, seed=training.seed
+        )
+
+    spec = dataset.spec
+    return PreparedData(
+        train=pipeline(prepared.train_x, prepared.train_y, shuffle=True),
+        validation=pipeline(prepared.validation_x, prepared.validation_y, shuffle=False),
+        steps_per_epoch=-(-len(prepared.train_x) // training.batch_size),
+        class_names=list(dataset.class_names),
+        input_spec=prepared.input_spec,
+        split=prepared.split,
+        task=dataset.task,
+        num_outputs=prepared.num_outputs,
+        target_names=list(dataset.target_names),
+        target_mean=prepared.target_mean,
+        target_std=prepared.target_std,
+        meta={
+            "target_names": list(dataset.target_names),
+            "feature_names": list(dataset.feature_names),
+            "sequence": {
+                "spec": spec.to_dict(),
+                "length": dataset.length,
+                "window": spec.window if spec.layout == "series" else None,
+                "horizon": spec.horizon if dataset.task == "forecast" else None,
+                # The saved model ends in a TargetScaling layer with these statistics,
+                # so it already predicts in the targets' units.
+                "target_mean": prepared.target_mean,
+                "target_std": prepared.target_std,
+            },
+        },
+    )
+
+
+_PREPARERS: dict[str, Callable[..., PreparedData]] = {
+    "image": _prepare_images,
+    "sequence": _prepare_sequences,
+}
 
 
 def _model_meta(
@@ -219,7 +312,7 @@ def _model_meta(
         "run_id": run.id,
         "name": run.name,
         "family": family.name,
-        "task": "classification",
+        "task": data.task,
         "class_names": data.class_names,
         "input_spec": data.input_spec,
         "settings": {
@@ -228,6 +321,7 @@ def _model_meta(
         },
         "dataset_id": run.dataset_id,
         "environment": environment(),
+        **data.meta,
     }
 
 

@@ -99,7 +99,9 @@ def serve(home: Home, slots: int | None = None) -> int:
         store = RunStore(home)
         recover_orphaned_runs(store)
         slots = slots or default_slots()
-        (home.root / services.WORKER_STATUS_FILE).write_text(json.dumps({"slots": slots, "pid": os.getpid()}))
+        (home.root / services.WORKER_STATUS_FILE).write_text(
+            json.dumps({"slots": slots, "pid": os.getpid()})
+        )
         logger.info("Worker manager %d started with %d slots for %s", os.getpid(), slots, home.root)
 
         children: dict[int, subprocess.Popen[bytes]] = {}

@@ -93,7 +93,13 @@ def test_dirty_numeric_odd_numbers_parse():
 def test_dirty_numeric_lists_bad_cells_and_missing():
     reading = read_case("B48_dirty_numeric.csv")
 
-    assert reading.bad_cells == (BadCell(row=6, column="数值", value="#DIV/0!"),)
+    assert reading.bad_cells == (
+        BadCell(row=4, column="数值", value="N/A", kind="missing"),
+        BadCell(row=5, column="数值", value="-", kind="missing"),
+        BadCell(row=6, column="数值", value="#DIV/0!", kind="invalid"),
+        BadCell(row=7, column="数值", value="", kind="missing"),
+        BadCell(row=10, column="数值", value="NULL", kind="missing"),
+    )
     assert reading.missing_cells == {"时间": 0, "数值": 4, "标签": 0}
     assert np.flatnonzero(reading.frame["数值"].isna()).tolist() == [2, 3, 4, 5, 8]
 
@@ -314,13 +320,16 @@ def test_full_width_and_unicode_minus():
 # Missing markers, bad cells and column kinds
 
 
-def test_missing_markers_are_not_bad_cells():
+def test_missing_markers_listed_as_missing():
     markers = ["", "NA", "N/A", "NULL", "null", "-", "--", "#N/A", "NaN", "nan"]
     text = "v,w\n1,a\n" + "\n".join(f'"{marker}",b' for marker in markers) + "\n2,c\n"
 
     reading = read_text(text)
 
-    assert reading.bad_cells == ()
+    assert [cell.value for cell in reading.bad_cells] == markers
+    assert [cell.row for cell in reading.bad_cells] == list(range(3, 3 + len(markers)))
+    assert {cell.kind for cell in reading.bad_cells} == {"missing"}
+    assert {cell.column for cell in reading.bad_cells} == {"v"}
     assert reading.missing_cells == {"v": len(markers), "w": 0}
     assert reading.frame["v"].notna().sum() == 2
 

@@ -21,14 +21,15 @@ DEFAULT_PRESET = "balanced"
 class Family:
     """A model family: its settings class, its builder and its presets.
 
-    `build(settings, input_spec, num_classes)` returns an uncompiled Keras model whose
-    first layers do all preprocessing. `presets` maps each name of `PRESETS` to the
+    `build(settings, input_spec, num_outputs)` returns an uncompiled Keras model whose
+    first layers do all preprocessing. `num_outputs` is the number of classes, or of
+    predicted values for regression and forecasts. `presets` maps each name of `PRESETS` to the
     changes it makes to the family's defaults and to the training defaults.
     """
 
     name: str
     data_kind: str
-    settings_class: type
+    settings_class: type[Any]
     build: Callable[[Any, Mapping[str, Any], int], Any]
     presets: Mapping[str, Mapping[str, Mapping[str, Any]]]
 
@@ -54,4 +55,5 @@ def families(data_kind: str | None = None) -> list[Family]:
 
 
 def _load_builtin_families() -> None:
-    from bigmodel.architectures import cnn  # noqa: F401  (registers itself)
+    # Each module registers its family when imported.
+    from bigmodel.architectures import attention, cnn, cnn1d, rnn  # noqa: F401
