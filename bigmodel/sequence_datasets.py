@@ -80,6 +80,10 @@ DEFAULT_WINDOW = 24
 """Largest window that `propose_spec` proposes for a series."""
 EXAMPLE_CELLS = 5
 """Cells per column that `SequenceInspection.cells_by_column` shows by default."""
+PREVIEW_ROWS = 10
+"""Rows of the file that `SequenceInspection.preview` contains."""
+HISTOGRAM_BINS = 20
+"""Most bins of each target's histogram in a regression or forecast summary."""
 
 LABEL_NAMES = frozenset(
     {"label", "labels", "class", "target", "y", "category", "标签", "类别", "分类", "类型"}
@@ -214,6 +218,8 @@ class SequenceInspection:
     dropped_columns: tuple[DroppedColumn, ...]
     notices: tuple[Notice, ...]
     problem: Notice | None
+    preview: pd.DataFrame | None = None
+    """The first `PREVIEW_ROWS` rows as read: numbers parsed, text and dates as detected."""
 
     def cells_by_column(self, limit: int = EXAMPLE_CELLS) -> dict[str, list[BadCell]]:
         """Return up to `limit` example cells per column, in row order."""
@@ -392,6 +398,7 @@ def inspect_csv(data: bytes, source: str, spec: SequenceSpec | None = None) -> S
         dropped_columns=reading.dropped_columns,
         notices=tuple(built.notices) if built is not None else (),
         problem=problem,
+        preview=reading.frame.head(PREVIEW_ROWS).copy(),
     )
 
 
@@ -1374,7 +1381,11 @@ def _label_summary(
     class_names: Sequence[str],
     target_names: Sequence[str],
 ) -> dict[str, Any]:
-    """Describe the examples' classes with counts, or each target's distribution."""
+    """Describe the examples' classes with counts, or each target's distribution.
+
+    A distribution is `target_stats` (min, max, mean, std) and `target_histograms`
+    (`edges`, one more than `counts`, over up to `HISTOGRAM_BINS` equal bins).
+    """
     if task == "classification":
         counts = np.bincount(y, minlength=len(class_names))
         return {
@@ -1383,15 +1394,28 @@ def _label_summary(
         }
     by_target = y.reshape(len(y), -1, len(target_names)) if len(y) else y
     stats = {}
+    histograms = {}
     for index, name in enumerate(target_names):
         values = by_target[..., index].reshape(-1) if len(y) else np.zeros(0)
+        histograms[name] = _histogram(values)
         stats[name] = {
             "min": float(values.min()) if len(values) else None,
             "max": float(values.max()) if len(values) else None,
             "mean": float(values.mean()) if len(values) else None,
             "std": float(values.std()) if len(values) else None,
         }
-    return {"targets": list(target_names), "target_stats": stats}
+    return {"targets": list(target_names), "target_stats": stats, "target_histograms": histograms}
+
+
+def _histogram(values: np.ndarray) -> dict[str, list[float] | list[int]]:
+    finite = values[np.isfinite(values)]
+    if len(finite) == 0:
+        return {"edges": [], "counts": []}
+    bins = min(HISTOGRAM_BINS, max(1, len(np.unique(finite))))
+    counts, edges = np.histogram(finite, bins=bins)
+    # float32 targets give edges such as 168.85000610351562; 6 digits are what a chart shows.
+    rounded = [float(f"{edge:.6g}") for edge in edges]
+    return {"edges": rounded, "counts": [int(count) for count in counts]}
 
 
 def _common_summary(
