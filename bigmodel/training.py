@@ -128,7 +128,7 @@ def _train(store: RunStore, run: Run, run_dir: Path, on_progress: ProgressCallba
         data.train,
         validation_data=data.validation,
         epochs=training.epochs,
-        callbacks=[store_logger, _early_stopping(training)],
+        callbacks=[store_logger, _early_stopping(training), keras.callbacks.TerminateOnNaN()],
         shuffle=False,  # the pipeline reshuffles every epoch itself
         verbose=0,
     )
