@@ -17,10 +17,8 @@ import numpy as np
 from bigmodel import i18n
 from bigmodel.errors import BigModelError
 from bigmodel.imaging import decode_image, make_thumbnail
+from bigmodel.samples import SAMPLE_PREFIX
 from bigmodel.store import DatasetRecord, Run
-
-SAMPLE_PREFIX = "sample:"
-"""Start of the dataset names that `bigmodel.samples` gives the bundled samples."""
 
 FULL_TABLE_ROWS = 50
 """Lists up to this long are shown as a table of whole sentences, longer ones scroll."""
@@ -131,23 +129,63 @@ def dataset_display_name(name: str, t: i18n.Translator) -> str:
 
 
 def dataset_label(record: DatasetRecord, t: i18n.Translator) -> str:
+    """Describe a dataset in one line: its name, size, classes or targets, and date."""
     summary = record.summary or {}
+    name = dataset_display_name(record.name, t)
+    date = format_timestamp(record.created_at)
+    if record.kind != "sequence":
+        return t(
+            "ui.dataset.label",
+            name=name,
+            images=summary.get("num_images", 0),
+            classes=len(summary.get("classes", ())),
+            date=date,
+        )
+    if summary.get("task") == "classification":
+        what = t("ui.dataset.classes", classes=len(summary.get("classes", ())))
+    else:
+        what = t(
+            f"ui.dataset.{summary.get('task', 'regression')}",
+            targets=", ".join(summary.get("targets", ())),
+        )
     return t(
-        "ui.dataset.label",
-        name=dataset_display_name(record.name, t),
-        images=summary.get("num_images", 0),
-        classes=len(summary.get("classes", ())),
-        date=format_timestamp(record.created_at),
+        "ui.dataset.sequence_label",
+        name=name,
+        sequences=summary.get("num_sequences", 0),
+        what=what,
+        date=date,
     )
 
 
+def model_kind(run: Run) -> str:
+    """Return the kind of data a run's model reads: `image` or `sequence`."""
+    return str(((run.results or {}).get("input_spec") or {}).get("kind", "image"))
+
+
+def result_text(results: Mapping[str, Any] | None, t: i18n.Translator) -> str:
+    """Write a run's validation result: accuracy, or MAE and RMSE in the targets' units."""
+    results = results or {}
+    if results.get("val_mae") is not None:
+        return t(
+            "ui.result.values",
+            mae=format_number(results.get("val_mae")),
+            rmse=format_number(results.get("val_rmse")),
+            targets=", ".join(results.get("targets") or ()),
+        )
+    return t("ui.result.accuracy", accuracy=format_percent(results.get("val_accuracy")))
+
+
+def format_number(value: float | None) -> str:
+    """Write a measured value with 4 significant digits, such as `12.35` or `0.004521`."""
+    return "–" if value is None else f"{value:.4g}"
+
+
 def model_label(run: Run, t: i18n.Translator) -> str:
-    results = run.results or {}
     return t(
         "ui.model.label",
         id=run.id,
         name=run.name,
-        accuracy=format_percent(results.get("val_accuracy")),
+        result=result_text(run.results, t),
         date=format_timestamp(run.finished_at or run.created_at),
     )
 
@@ -169,7 +207,10 @@ def run_rows(
                     dataset_names.get(run.dataset_id, run.dataset_id), t
                 ),
                 "family": t(f"ui.family.{run.family}"),
+                "task": t(f"sequences.task.{results['task']}") if "task" in results else "",
                 "val_accuracy": results.get("val_accuracy"),
+                "val_mae": results.get("val_mae"),
+                "val_rmse": results.get("val_rmse"),
                 "epochs": _epochs_text(run, results, training),
                 "parameters": results.get("parameters"),
                 "created": format_timestamp(run.created_at),
