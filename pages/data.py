@@ -1,9 +1,10 @@
-"""Data: add an image dataset and see what the studio understood before any training.
+"""Data: add images or a sequence CSV and see what the studio understood before any training.
 
 Session state: `dataset_id` (the dataset chosen last, which the train page offers
 first), `data_staged` (files with a typed class, waiting to become one dataset) and
-`data_files_round` (renews the file uploader after each batch). Query parameter:
-`dataset`, so a refresh shows the same dataset.
+`data_files_round` (renews the file uploader after each batch). `ui.sequence_data`
+lists the keys of a CSV upload under inspection. Query parameter: `dataset`, so a
+refresh shows the same dataset.
 """
 
 from collections.abc import Callable
@@ -17,7 +18,9 @@ from bigmodel import charts, views
 from bigmodel.errors import BigModelError
 from bigmodel.image_datasets import ImageDataset, ingest_files, ingest_zip, load_image_dataset
 from bigmodel.samples import load_image_sample
+from bigmodel.sequence_datasets import load_sequence_dataset
 from bigmodel.store import DatasetRecord
+from ui import sequence_data, sequence_summary
 
 t = studio_ui.translator()
 store = studio_ui.store()
@@ -183,34 +186,51 @@ st.title(t("ui.data.title"))
 st.caption(t("ui.data.intro"))
 
 with st.container(border=True):
-    sample_tab, zip_tab, files_tab = st.tabs(
-        [t("ui.data.tab.sample"), t("ui.data.tab.zip"), t("ui.data.tab.files")]
+    sample_tab, zip_tab, files_tab, csv_tab = st.tabs(
+        [
+            t("ui.data.tab.sample"),
+            t("ui.data.tab.zip"),
+            t("ui.data.tab.files"),
+            t("ui.data.tab.csv"),
+        ]
     )
     with sample_tab:
         sample_ui()
+        sequence_data.samples_ui(t, store, _choose)
     with zip_tab:
         zip_upload_ui()
     with files_tab:
         files_upload_ui()
+    with csv_tab:
+        sequence_data.csv_upload_ui(t, store, _choose)
 
-records = store.list_datasets("image")
+records = store.list_datasets()
 if not records:
     st.info(t("ui.data.empty"))
     st.stop()
 
 dataset_id = dataset_picker_ui(records)
+kind = next(record.kind for record in records if record.id == dataset_id)
 try:
-    dataset = load_image_dataset(dataset_id, store)
+    if kind == "sequence":
+        sequence_dataset = load_sequence_dataset(dataset_id, store)
+    else:
+        dataset = load_image_dataset(dataset_id, store)
 except BigModelError as error:
     studio_ui.show_error(error, t)
     st.stop()
 
-overview_ui(dataset)
-thumbnails_ui(dataset)
-problems_ui(dataset)
+if kind == "sequence":
+    sequence_summary.dataset_overview_ui(
+        sequence_dataset.summary, sequence_dataset.spec.to_dict(), sequence_dataset.notices, t
+    )
+else:
+    overview_ui(dataset)
+    thumbnails_ui(dataset)
+    problems_ui(dataset)
 st.page_link(
     "pages/train.py",
     label=t("ui.data.next"),
     icon=":material/arrow_forward:",
-    query_params={"dataset": dataset.id, "lang": t.language},
+    query_params={"dataset": dataset_id, "lang": t.language},
 )

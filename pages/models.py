@@ -13,25 +13,29 @@ store = studio_ui.store()
 
 def runs_table_ui(runs: list[Run], dataset_names: dict[str, str]) -> None:
     rows = pd.DataFrame(views.run_rows(runs, dataset_names, t))
-    st.dataframe(
-        rows,
-        hide_index=True,
-        column_config={
-            "id": st.column_config.NumberColumn(t("ui.models.column.id"), format="%d"),
-            "name": t("ui.models.column.name"),
-            "status": t("ui.models.column.status"),
-            "dataset": t("ui.models.column.dataset"),
-            "family": t("ui.models.column.family"),
-            "val_accuracy": st.column_config.ProgressColumn(
-                t("ui.models.column.val_accuracy"), format="percent", min_value=0, max_value=1
-            ),
-            "epochs": t("ui.models.column.epochs"),
-            "parameters": st.column_config.NumberColumn(
-                t("ui.models.column.parameters"), format="localized"
-            ),
-            "created": t("ui.models.column.created"),
-        },
-    )
+    config = {
+        "id": st.column_config.NumberColumn(t("ui.models.column.id"), format="%d"),
+        "name": t("ui.models.column.name"),
+        "status": t("ui.models.column.status"),
+        "dataset": t("ui.models.column.dataset"),
+        "family": t("ui.models.column.family"),
+        "task": t("ui.models.column.task"),
+        "val_accuracy": st.column_config.ProgressColumn(
+            t("ui.models.column.val_accuracy"), format="percent", min_value=0, max_value=1
+        ),
+        "val_mae": st.column_config.NumberColumn(t("ui.models.column.val_mae"), format="%.4g"),
+        "val_rmse": st.column_config.NumberColumn(t("ui.models.column.val_rmse"), format="%.4g"),
+        "epochs": t("ui.models.column.epochs"),
+        "parameters": st.column_config.NumberColumn(
+            t("ui.models.column.parameters"), format="localized"
+        ),
+        "created": t("ui.models.column.created"),
+    }
+    # Columns of a task that no run has stay hidden, so an image-only studio looks as before.
+    for column in ("task", "val_mae", "val_rmse"):
+        if rows[column].isna().all() or (rows[column] == "").all():
+            rows = rows.drop(columns=column)
+    st.dataframe(rows, hide_index=True, column_config=config)
 
 
 def _settings_table_ui(title: str, values: dict) -> None:
@@ -55,6 +59,8 @@ def run_details_ui(run: Run) -> None:
             st.caption(t("ui.models.traceback"))
             st.code(run.traceback, language=None)
 
+        if run.results:
+            st.markdown(t("ui.models.result", result=views.result_text(run.results, t)))
         model_column, training_column, environment_column = st.columns(3)
         with model_column:
             _settings_table_ui(t("ui.models.model_settings"), run.settings.get("model", {}))

@@ -1,8 +1,9 @@
-"""Predict: drop images on a trained model and see its most likely classes for each.
+"""Predict: drop images or a sequence CSV on a trained model and see what it predicts.
 
 The prediction service, not this page, loads the model, so the web server never
-imports TensorFlow. Session state: `predict_results` (the last predictions, so a
-rerun does not request them again). Query parameter: `model`, the id of the chosen run.
+imports TensorFlow. Session state: `predict_results` (the last image predictions, so
+a rerun does not request them again); `ui.sequence_predict` lists its own keys.
+Query parameter: `model`, the id of the chosen run.
 """
 
 import streamlit as st
@@ -13,6 +14,7 @@ from bigmodel.errors import BigModelError
 from bigmodel.imaging import decode_image, make_thumbnail
 from bigmodel.inference_client import Prediction
 from bigmodel.store import COMPLETED, STOPPED, Run
+from ui import sequence_predict
 
 t = studio_ui.translator()
 store = studio_ui.store()
@@ -98,6 +100,10 @@ if not models:
     st.stop()
 
 run = model_picker_ui(models)
+if views.model_kind(run) == "sequence":
+    sequence_predict.predict_ui(run, t, store)
+    st.stop()
+
 classes = (run.results or {}).get("classes", [])
 st.caption(t("ui.predict.classes", classes=", ".join(map(str, classes))))
 

@@ -3,30 +3,21 @@
 Training runs in the background worker. This page only writes the run to the store
 and reads it back every second, so a refresh, a second tab or another user sees the
 same run and chart. Query parameters: `run` (the run on view) and `dataset`.
+Session state: `train_form_family`, the family whose preset fills the settings form.
 """
 
 import streamlit as st
 
 import studio_ui
-from bigmodel import charts, jobs, services, views
+from bigmodel import jobs, views
 from bigmodel.architectures import DEFAULT_PRESET, PRESETS, families, get_family
 from bigmodel.errors import BigModelError
 from bigmodel.settings import TrainingSettings, specs
-from bigmodel.store import (
-    ACTIVE_STATUSES,
-    COMPLETED,
-    FAILED,
-    INTERRUPTED,
-    RUNNING,
-    STOPPED,
-    DatasetRecord,
-    Run,
-)
+from bigmodel.store import ACTIVE_STATUSES, DatasetRecord, Run
+from ui import run_view
 
 t = studio_ui.translator()
 store = studio_ui.store()
-
-REFRESH_SECONDS = 1.0
 
 
 def dataset_picker_ui(records: list[DatasetRecord]) -> str:
@@ -50,17 +41,43 @@ def _apply_preset() -> None:
     studio_ui.set_form_values(specs(TrainingSettings), values["training"], "train_training")
 
 
+FAMILY_ORDER = ("cnn", "rnn", "attention", "cnn1d")
+"""Order of the families in the picker; the registry's order follows import order."""
+
+
+def _family_rank(name: str) -> tuple[int, str]:
+    return (FAMILY_ORDER.index(name) if name in FAMILY_ORDER else len(FAMILY_ORDER), name)
+
+
+def family_picker_ui(kind: str, column) -> str:
+    """Choose a family that trains on `kind` data, and fill the form with its preset on a change."""
+    names = sorted((family.name for family in families(kind)), key=_family_rank)
+    if st.session_state.get("train_family") not in names:
+        st.session_state["train_family"] = names[0]
+    family_name = str(
+        column.selectbox(
+            t("ui.train.family"),
+            names,
+            format_func=lambda name: t(f"ui.family.{name}"),
+            key="train_family",
+            help=t(f"ui.train.family_help.{kind}"),
+        )
+    )
+    # Each family has its own presets, so the shared training settings follow the family.
+    if st.session_state.get("train_form_family") != family_name:
+        st.session_state["train_form_family"] = family_name
+        if "train_preset" in st.session_state:
+            _apply_preset()
+    return family_name
+
+
 def new_run_ui(records: list[DatasetRecord]) -> None:
     dataset_id = dataset_picker_ui(records)
-    kind = next(record.kind for record in records if record.id == dataset_id)
+    record = next(record for record in records if record.id == dataset_id)
+    if record.kind == "sequence":
+        st.caption(views.dataset_label(record, t))
     family_column, preset_column = st.columns([1, 2])
-    family_name = family_column.selectbox(
-        t("ui.train.family"),
-        [family.name for family in families(kind)],
-        format_func=lambda name: t(f"ui.family.{name}"),
-        key="train_family",
-        help=t("ui.train.family_help"),
-    )
+    family_name = family_picker_ui(record.kind, family_column)
     preset = preset_column.segmented_control(
         t("ui.train.preset"),
         PRESETS,
@@ -115,114 +132,6 @@ def new_run_ui(records: list[DatasetRecord]) -> None:
     st.query_params["run"] = str(run_id)
 
 
-def _outcome_ui(run: Run) -> None:
-    """Show how a finished run ended. A failure is shown as an error, never as a result."""
-    results = run.results or {}
-    accuracy = views.format_percent(results.get("val_accuracy"))
-    if run.status == COMPLETED:
-        st.success(t("ui.train.completed", accuracy=accuracy), icon=":material/check_circle:")
-    elif run.status == STOPPED and run.has_model:
-        st.info(t("ui.train.stopped", accuracy=accuracy), icon=":material/stop_circle:")
-    elif run.status == STOPPED:
-        st.info(t("ui.train.stopped_before_start"), icon=":material/stop_circle:")
-    elif run.status in (FAILED, INTERRUPTED):
-        message = views.run_error_message(run, t.language) or t("ui.train.failed_unknown")
-        st.error(message, icon=":material/error:")
-
-    if results:
-        val_accuracy, val_loss, epochs, seconds = st.columns(4)
-        val_accuracy.metric(t("ui.train.metric.val_accuracy"), accuracy)
-        val_loss.metric(t("ui.train.metric.val_loss"), f"{results['val_loss']:.4f}")
-        epochs.metric(t("ui.train.metric.epochs"), results["epochs_trained"])
-        seconds.metric(
-            t("ui.train.metric.time"), views.format_duration(results["training_seconds"], t)
-        )
-
-
-def _progress_ui(run: Run) -> None:
-    if run.stop_requested:
-        st.info(t("ui.train.stopping"), icon=":material/hourglass_top:")
-    elif st.button(t("ui.train.stop"), key="train_stop", icon=":material/stop:"):
-        jobs.stop_run(store, run.id)
-        st.rerun()
-
-    progress = run.progress
-    if run.status != RUNNING or not progress:
-        _queued_ui(run)
-        return
-    st.progress(float(progress["fraction"]), text=views.progress_text(progress, t))
-    st.caption(
-        t(
-            "ui.train.timing",
-            elapsed=views.format_duration(progress.get("elapsed"), t),
-            eta=views.format_duration(progress.get("eta"), t),
-        )
-    )
-
-
-def _queued_ui(run: Run) -> None:
-    slots = services.worker_slots(studio_ui.home())
-    if slots is None:
-        st.warning(t("ui.train.worker_not_running"), icon=":material/warning:")
-        return
-    position, length = jobs.queue_position(store, run.id)
-    if position:
-        st.info(
-            t("ui.train.queued", position=position, length=length, slots=slots),
-            icon=":material/schedule:",
-        )
-    else:
-        st.info(t("ui.train.waiting"), icon=":material/schedule:")
-
-
-def run_log_ui(run: Run) -> None:
-    log = jobs.run_log(store, run.id)
-    if not log:
-        return
-    with st.expander(t("ui.train.log"), icon=":material/description:"):
-        st.code(log[-20_000:], language=None, wrap_lines=True)
-        st.download_button(
-            t("ui.train.log_download"),
-            log,
-            file_name=f"run-{run.id}.log",
-            mime="text/plain",
-            key="train_log_download",
-        )
-
-
-def _run_view_ui(run_id: int, was_active: bool) -> None:
-    run = store.get_run(run_id)
-    if was_active and not run.is_active:
-        st.rerun()  # A full rerun registers this view again, without the timer.
-
-    st.subheader(t("ui.train.run_heading", id=run.id, name=run.name))
-    st.caption(
-        t(
-            "ui.train.run_caption",
-            status=views.status_label(run.status, t),
-            family=t(f"ui.family.{run.family}"),
-            preset=t(f"ui.preset.{run.settings.get('preset', DEFAULT_PRESET)}"),
-            created=views.format_timestamp(run.created_at),
-        )
-    )
-    if run.is_active:
-        _progress_ui(run)
-    else:
-        _outcome_ui(run)
-
-    steps = int((run.progress or {}).get("steps") or 1)
-    figure = charts.training_curves_figure(
-        store.get_metrics(run.id, "epoch"), store.get_metrics(run.id, "batch"), steps, t
-    )
-    st.plotly_chart(figure, key="train_curves")
-
-
-def run_view_ui(run: Run) -> None:
-    """Draw the run, redrawn from the store every second while it is active."""
-    every = REFRESH_SECONDS if run.is_active else None
-    st.fragment(_run_view_ui, run_every=every)(run.id, run.is_active)
-
-
 def other_runs_ui(current_id: int, runs: list[Run]) -> None:
     others = [run for run in runs if run.is_active and run.id != current_id]
     if not others:
@@ -248,7 +157,7 @@ def other_runs_ui(current_id: int, runs: list[Run]) -> None:
 st.title(t("ui.train.title"))
 st.caption(t("ui.train.intro"))
 
-records = store.list_datasets("image")
+records = store.list_datasets()
 if not records:
     st.info(t("ui.train.no_dataset"))
     st.page_link("pages/data.py", label=t("ui.nav.data"), icon=":material/photo_library:")
@@ -264,6 +173,6 @@ if run_id is None:
     st.caption(t("ui.train.no_run"))
     st.stop()
 
-run_view_ui(store.get_run(run_id))
-run_log_ui(store.get_run(run_id))
+run_view.run_view_ui(store.get_run(run_id), t, store)
+run_view.run_log_ui(store.get_run(run_id), t, store)
 other_runs_ui(run_id, runs)

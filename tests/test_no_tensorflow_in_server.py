@@ -3,8 +3,10 @@
 Once `keras` is imported, Streamlit 1.67 clears the Keras session and collects garbage
 after every script run, and importing TensorFlow costs seconds and hundreds of
 megabytes. So every page is rendered in a fresh interpreter, in both languages, over a
-store with a dataset and completed, failed and running runs, and the interpreter's
-modules are checked afterwards.
+store with image and sequence datasets and completed, failed and running runs. Then a
+CSV file is inspected and stored, and two sequence models predict a table and a
+forecast through a stand-in for the prediction service. The interpreter's modules are
+checked afterwards.
 """
 
 import json
@@ -14,6 +16,7 @@ import sys
 from pathlib import Path
 
 from test_pages import SETTINGS, epoch_rows, populate_store
+from test_sequence_pages import add_runs
 
 from bigmodel.config import Home
 from bigmodel.store import RunStore
@@ -31,23 +34,66 @@ FORBIDDEN = (
     "bigmodel.inference",
     "bigmodel.image_pipeline",
     "bigmodel.worker",
+    "bigmodel.sequence_pipeline",
+    "bigmodel.sequence_prediction",
 )
 
 RENDER_EVERY_PAGE = """
 import json, sys
+from pathlib import Path
+
+import pandas as pd
 from streamlit.testing.v1 import AppTest
 
+from bigmodel import inference_client
+
+ids = json.loads(sys.argv[2])
+cases = Path("tests/cases")
+sequences = Path("assets/sequences")
+
+
+def fake_predict(home, run_id, csv_bytes, source, top_k=3):
+    if run_id == ids["forecaster"]:
+        return pd.DataFrame({"sequence": ["airline"], "steps": [144], "row": [145],
+                             "ahead": [1], "time": ["1961-01-01"], "passengers": [450.0]})
+    return pd.DataFrame({"sequence": ["2"], "steps": [150], "row": [2], "prediction": ["1"],
+                         "confidence": [0.9], "top": [[["1", 0.9], ["2", 0.1]]],
+                         "actual": ["1"]})
+
+
+inference_client.predict_sequences = fake_predict
 pages = ["pages/data.py", "pages/train.py", "pages/predict.py", "pages/models.py"]
 problems = []
+
+
+def check(app, where):
+    problems.extend(f"{where}: {error.value}" for error in app.exception)
+    if not app.title:
+        problems.append(f"{where}: no title")
+
+
 for language in ["zh-CN", "en"]:
     app = AppTest.from_file("app.py", default_timeout=30)
     app.query_params["lang"] = language
     app.run()
     for page in pages:
         app.switch_page(page).run()
-        problems += [f"{language} {page}: {error.value}" for error in app.exception]
-        if not app.title:
-            problems.append(f"{language} {page}: no title")
+        check(app, f"{language} {page}")
+
+    app.switch_page("pages/data.py").run()
+    data = (cases / "B50_ragged_long.csv").read_bytes()
+    app.file_uploader(key="data_csv_0").set_value(("B50.csv", data, "text/csv")).run()
+    app.button(key="data_seq_store").click().run()
+    check(app, f"{language} data upload")
+
+    for model, name in [("classifier", "GunPoint_TEST.csv"), ("forecaster", "airline.csv")]:
+        app.query_params["model"] = str(ids[model])
+        app.switch_page("pages/predict.py").run()
+        data = (sequences / name).read_bytes()
+        app.file_uploader(key="predict_csv").set_value((name, data, "text/csv")).run()
+        check(app, f"{language} predict {model}")
+        if not app.get("download_button"):
+            problems.append(f"{language} predict {model}: no download")
 
 forbidden = json.loads(sys.argv[1])
 loaded = [name for name in forbidden if name in sys.modules]
@@ -62,6 +108,9 @@ def test_pages_never_import_tensorflow(tmp_path: Path) -> None:
     running = store.create_run("live", str(ids["dataset"]), "cnn", SETTINGS)
     store.start_run(running, worker_pid=1)
     store.log_metrics(running, epoch_rows(1))
+    sequence_ids = add_runs(store)
+    sequence_run = store.create_run("live sequences", str(sequence_ids["airline"]), "rnn", SETTINGS)
+    store.start_run(sequence_run, worker_pid=1)
     environment = {
         **os.environ,
         "BIGMODEL_HOME": str(home.root),
@@ -70,7 +119,7 @@ def test_pages_never_import_tensorflow(tmp_path: Path) -> None:
     }
 
     result = subprocess.run(
-        [sys.executable, "-c", RENDER_EVERY_PAGE, json.dumps(FORBIDDEN)],
+        [sys.executable, "-c", RENDER_EVERY_PAGE, json.dumps(FORBIDDEN), json.dumps(sequence_ids)],
         cwd=ROOT,
         env=environment,
         capture_output=True,
@@ -83,3 +132,4 @@ def test_pages_never_import_tensorflow(tmp_path: Path) -> None:
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["problems"] == []
     assert report["loaded"] == []
+    assert "B50" in [record.name for record in store.list_datasets("sequence")]

@@ -1,0 +1,1 @@
+"""Streamlit helpers that draw parts of the pages, moved out so that each page stays short."""
