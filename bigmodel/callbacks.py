@@ -12,6 +12,7 @@ import math
 import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import keras
@@ -114,3 +115,44 @@ class RunStoreLogger(keras.callbacks.Callback):
         )
         if self.on_progress is not None:
             self.on_progress(progress)
+
+
+class Checkpointer(keras.callbacks.Callback):
+    """Keep the latest and the best state of a run on disk while it trains.
+
+    `latest.keras` is the whole model with its optimizer state, written after an epoch
+    when `interval` seconds have passed since the last write and after the last
+    epoch; `best.weights.h5` holds the weights of the epoch with the lowest
+    validation loss so far. Both survive a killed worker.
+
+    Args:
+        folder: Where the checkpoints go; created if missing.
+        interval: Minimum seconds between two writes of `latest.keras`. Defaults to 30,
+            so runs of many short epochs do not spend their time writing files.
+    """
+
+    def __init__(self, folder: Path, interval: float = 30.0) -> None:
+        super().__init__()
+        self.folder = folder
+        self.interval = interval
+        self.best = math.inf
+        self._last_write = -math.inf
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        val_loss = float((logs or {}).get("val_loss", math.inf))
+        if val_loss < self.best:
+            self.best = val_loss
+            self.model.save_weights(self.folder / "best.weights.h5")
+        if time.monotonic() - self._last_write >= self.interval:
+            self._save_latest(epoch)
+
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        self._save_latest(None)
+
+    def _save_latest(self, epoch: int | None) -> None:
+        self.model.save(self.folder / "latest.keras")
+        self._last_write = time.monotonic()
+        logger.debug("Checkpoint written after epoch %s in %s", epoch, self.folder)

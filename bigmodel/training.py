@@ -26,7 +26,7 @@ import tensorflow as tf
 from bigmodel import saved_models, sequence_pipeline
 from bigmodel.architectures import Family, get_family
 from bigmodel.architectures.cnn import CNNSettings, resolve_color_mode
-from bigmodel.callbacks import RunStoreLogger
+from bigmodel.callbacks import Checkpointer, RunStoreLogger
 from bigmodel.errors import BigModelError, DatasetError
 from bigmodel.image_datasets import load_image_dataset
 from bigmodel.image_pipeline import image_dataset
@@ -128,7 +128,13 @@ def _train(store: RunStore, run: Run, run_dir: Path, on_progress: ProgressCallba
         data.train,
         validation_data=data.validation,
         epochs=training.epochs,
-        callbacks=[store_logger, _early_stopping(training), keras.callbacks.TerminateOnNaN()],
+        # The checkpointer comes first, so an epoch that the store shows is on disk too.
+        callbacks=[
+            Checkpointer(run_dir / "checkpoints"),
+            store_logger,
+            _early_stopping(training),
+            keras.callbacks.TerminateOnNaN(),
+        ],
         shuffle=False,  # the pipeline reshuffles every epoch itself
         verbose=0,
     )

@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import keras
 import pytest
 
 from bigmodel import jobs
@@ -47,6 +48,15 @@ def test_run_completes_with_metrics_and_model(store, dataset_id):
     epochs = store.get_metrics(run.id, kind="epoch")
     assert [row.epoch for row in epochs] == [0, 1]
     assert {"loss", "accuracy", "val_loss", "val_accuracy"} <= set(epochs[0].values)
+
+
+def test_run_keeps_latest_and_best_checkpoints(store, dataset_id):
+    run = _train(store, dataset_id)
+
+    checkpoints = store.home.run_dir(run.id) / "checkpoints"
+    latest = keras.models.load_model(checkpoints / "latest.keras")
+    assert latest.optimizer.iterations.numpy() > 0
+    assert (checkpoints / "best.weights.h5").stat().st_size > 0
 
 
 def test_run_stores_split_seed_and_versions(store, dataset_id):

@@ -90,9 +90,8 @@ def test_killed_child_fails_its_run_and_is_replaced(store, dataset_id):
     )
 
     with background(store.home, services.WORKER):
-        running = _wait_for(
-            lambda: store.get_run(run_id).status == RUNNING and store.get_run(run_id)
-        )
+        _wait_for(lambda: store.get_metrics(run_id, kind="epoch"))
+        running = store.get_run(run_id)
         os.kill(running.worker_pid, signal.SIGKILL)
         failed = jobs.wait_for_run(store, run_id, timeout=30)
         next_id = jobs.submit_run(store, dataset_id, "cnn", model=SMALL, training={"epochs": 1})
@@ -102,6 +101,7 @@ def test_killed_child_fails_its_run_and_is_replaced(store, dataset_id):
     assert failed.error_key == "errors.worker_killed"
     assert failed.error_params["code"] == -signal.SIGKILL
     assert (store.home.run_dir(run_id) / "run.log").exists()
+    assert (store.home.run_dir(run_id) / "checkpoints" / "best.weights.h5").exists()
     assert next_run.status == COMPLETED
 
 
