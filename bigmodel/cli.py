@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,25 +28,31 @@ logger = logging.getLogger(__name__)
 
 
 def _flag_help(spec: SettingSpec, t: i18n.Translator) -> str:
-    allowed = (
-        "|".join(str(c) for c in spec.choices or ())
-        if spec.kind is Kind.CHOICE
-        else f"{spec.minimum}..{spec.maximum}"
-    )
+    if spec.kind is Kind.CHOICE:
+        allowed = "|".join(str(c) for c in spec.choices or ())
+    elif spec.kind is Kind.BOOLEAN:
+        allowed = "true|false"
+    else:
+        allowed = f"{spec.minimum}..{spec.maximum}"
     return f"{t(spec.help_key)} [{allowed}]"
 
 
 def build_parser(t: i18n.Translator) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bigmodel", description=t("cli.description"))
-    parser.add_argument("--lang", choices=i18n.LANGUAGES, help=t("cli.lang"))
+    # Every command takes the common flags too, so they work before or after its name.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--lang", choices=i18n.LANGUAGES, help=t("cli.lang"))
+    common.add_argument("--verbose", action="store_true", help=t("cli.verbose"))
+    parser = argparse.ArgumentParser(
+        prog="python -m bigmodel", description=t("cli.description"), parents=[common]
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    ingest = commands.add_parser("ingest", help=t("cli.sequence.ingest"))
+    ingest = commands.add_parser("ingest", parents=[common], help=t("cli.sequence.ingest"))
     ingest.add_argument("path", type=Path, help=t("cli.sequence.ingest_path"))
     ingest.add_argument("--name", help=t("cli.dataset_name"))
     _add_sequence_flags(ingest, t)
 
-    train = commands.add_parser("train", help=t("cli.train"))
+    train = commands.add_parser("train", parents=[common], help=t("cli.train"))
     train.add_argument("--dataset", required=True, help=t("cli.sequence.train_dataset"))
     train.add_argument("--family", default="cnn", choices=[f.name for f in families()])
     train.add_argument("--preset", default=DEFAULT_PRESET, choices=PRESETS, help=t("cli.preset"))
@@ -55,15 +62,16 @@ def build_parser(t: i18n.Translator) -> argparse.ArgumentParser:
     for family in families():
         _add_setting_flags(train, family.settings_class, t)
 
-    predict = commands.add_parser("predict", help=t("cli.sequence.predict"))
+    predict = commands.add_parser("predict", parents=[common], help=t("cli.sequence.predict"))
     predict.add_argument("--run", type=int, required=True, help=t("cli.predict_run"))
     predict.add_argument("files", nargs="+", type=Path, help=t("cli.sequence.predict_files"))
     predict.add_argument("--top", type=int, default=3, help=t("cli.predict_top"))
 
-    commands.add_parser("runs", help=t("cli.runs"))
-    commands.add_parser("datasets", help=t("cli.datasets"))
-    commands.add_parser("worker", help=t("cli.worker"))
-    commands.add_parser("inference", help=t("cli.inference"))
+    commands.add_parser("runs", parents=[common], help=t("cli.runs"))
+    commands.add_parser("datasets", parents=[common], help=t("cli.datasets"))
+    commands.add_parser("worker", parents=[common], help=t("cli.worker"))
+    commands.add_parser("inference", parents=[common], help=t("cli.inference"))
+    commands.add_parser("stop", parents=[common], help=t("cli.stop"))
     return parser
 
 
@@ -108,14 +116,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     language = _language_from(argv)
     t = i18n.Translator(language)
     args = build_parser(t).parse_args(argv)
+    background = args.command in ("worker", "inference")
     logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=logging.INFO if args.verbose or background else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     home = Home.from_env()
     try:
         return COMMANDS[args.command](args, home, t)
     except BigModelError as error:
         print(t("cli.error", message=error.message(t.language)), file=sys.stderr)
+        return 2
+    except OSError as error:
+        # A file named on the command line that is missing or unreadable.
+        if error.filename is None:
+            raise
+        message = t("cli.file_error", path=error.filename, reason=error.strerror)
+        print(t("cli.error", message=message), file=sys.stderr)
         return 2
 
 
@@ -251,15 +268,12 @@ def _train(args: argparse.Namespace, home: Home, t: i18n.Translator) -> int:
         model=model,
         training=training,
         name=args.name,
+        worker_pid=os.getpid(),
     )
     print(t("cli.run_started", run_id=run_id))
 
-    import os
-
     from bigmodel.training import execute_run
 
-    if not store.start_run(run_id, os.getpid()):
-        return 1
     run = execute_run(store, store.get_run(run_id), on_progress=_print_progress(t))
     print()
     if run.error_key:
@@ -394,6 +408,15 @@ def _inference(args: argparse.Namespace, home: Home, t: i18n.Translator) -> int:
     return inference.serve(home)
 
 
+def _stop(args: argparse.Namespace, home: Home, t: i18n.Translator) -> int:
+    from bigmodel import services
+
+    for service in (services.WORKER, services.INFERENCE):
+        stopped = services.stop(home, service)
+        print(t("cli.stopped" if stopped else "cli.not_running", service=service))
+    return 0
+
+
 COMMANDS = {
     "ingest": _ingest,
     "train": _train,
@@ -402,4 +425,5 @@ COMMANDS = {
     "datasets": _datasets,
     "worker": _worker,
     "inference": _inference,
+    "stop": _stop,
 }

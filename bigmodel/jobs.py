@@ -44,10 +44,12 @@ def submit_run(
     model: Mapping[str, Any] | None = None,
     training: Mapping[str, Any] | None = None,
     name: str | None = None,
+    worker_pid: int | None = None,
 ) -> int:
     """Validate the settings and queue a training run; return its id.
 
-    `model` and `training` override single values of the preset.
+    `model` and `training` override single values of the preset. With `worker_pid`
+    the run is created as running in that process, which then trains it itself.
 
     Raises:
         SettingsError: for an invalid setting, naming it and its value.
@@ -68,7 +70,7 @@ def submit_run(
         "training": dataclasses.asdict(training_settings),
     }
     return store.create_run(
-        name or f"{family.name} · {dataset.name}", dataset.id, family.name, settings
+        name or f"{family.name} · {dataset.name}", dataset.id, family.name, settings, worker_pid
     )
 
 

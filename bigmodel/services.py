@@ -14,8 +14,10 @@ import fcntl
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -84,6 +86,25 @@ def worker_slots(home: Home) -> int | None:
         return int(json.loads((home.root / WORKER_STATUS_FILE).read_text())["slots"])
     except (OSError, ValueError, KeyError):
         return None
+
+
+def stop(home: Home, service: str, timeout: float = 30.0) -> bool:
+    """Terminate `service` and its children, then wait for it; False if it was not running.
+
+    A run in training is left as running and marked interrupted when the next worker
+    starts.
+    """
+    pid = service_pid(home, service)
+    if pid is None:
+        return False
+    os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while is_running(home, service) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if is_running(home, service):
+        os.killpg(pid, signal.SIGKILL)
+    logger.info("Stopped the %s process %d", service, pid)
+    return True
 
 
 def start(home: Home, service: str) -> bool:

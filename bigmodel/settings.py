@@ -105,11 +105,20 @@ def specs(settings_class: type) -> list[SettingSpec]:
     ]
 
 
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
 def _coerce(spec: SettingSpec, value: Any) -> Any:
     if spec.kind is Kind.BOOLEAN:
-        if isinstance(value, str):
-            return value.strip().lower() in ("1", "true", "yes", "on")
-        return bool(value)
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in _TRUE or text in _FALSE:
+            return text in _TRUE
+        raise SettingsError(
+            "errors.setting_choice", name=spec.name, value=value, choices="true, false"
+        )
     if spec.kind is Kind.CHOICE:
         for choice in spec.choices or ():
             if str(choice) == str(value):

@@ -6,7 +6,6 @@ import logging
 from collections.abc import Sequence
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 from bigmodel.errors import DatasetError
 
@@ -16,30 +15,31 @@ logger = logging.getLogger(__name__)
 def split_indices(
     labels: Sequence[int], validation_split: float, seed: int
 ) -> tuple[list[int], list[int]]:
-    """Split example indices into training and validation, stratified by class.
+    """Split example indices into training and validation, class by class.
 
-    Falls back to a plain random split when a class has a single example, because
-    stratification needs two of each.
+    Each class gives `validation_split` of its examples to validation, rounded, but
+    always keeps at least one for training, so the model sees every class; a class
+    with a single example therefore has none in validation.
 
     Raises:
-        DatasetError: if either part would be empty.
+        DatasetError: if the validation part would be empty.
     """
-    indices = np.arange(len(labels))
     labels_array = np.asarray(labels)
-    validation_count = round(len(labels) * validation_split)
-    classes = len(set(labels_array.tolist()))
-    if validation_count < 1 or len(labels) - validation_count < 1:
-        raise DatasetError(
-            "errors.split_too_small",
-            examples=len(labels),
-            validation_split=validation_split,
-        )
+    rng = np.random.default_rng(seed)
+    train: list[int] = []
+    validation: list[int] = []
+    for label in np.unique(labels_array):
+        members = np.flatnonzero(labels_array == label)
+        rng.shuffle(members)
+        count = min(len(members) - 1, round(len(members) * validation_split))
+        validation.extend(int(i) for i in members[:count])
+        train.extend(int(i) for i in members[count:])
 
-    smallest = int(np.bincount(labels_array).min())
-    stratify = labels_array if smallest >= 2 and validation_count >= classes else None
-    if stratify is None:
-        logger.warning("Split is not stratified: %d examples, %d classes", len(labels), classes)
-    train, validation = train_test_split(
-        indices, test_size=validation_count, random_state=seed, stratify=stratify
-    )
-    return sorted(int(i) for i in train), sorted(int(i) for i in validation)
+    if not validation:
+        raise DatasetError(
+            "errors.split_too_small", examples=len(labels), validation_split=validation_split
+        )
+    missing = len(np.unique(labels_array)) - len(set(labels_array[validation].tolist()))
+    if missing:
+        logger.warning("%d classes have no validation example", missing)
+    return sorted(train), sorted(validation)

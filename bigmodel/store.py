@@ -200,7 +200,29 @@ class RunStore:
 
     # Runs.
 
-    def create_run(self, name: str, dataset_id: str, family: str, settings: dict[str, Any]) -> int:
+    def create_run(
+        self,
+        name: str,
+        dataset_id: str,
+        family: str,
+        settings: dict[str, Any],
+        worker_pid: int | None = None,
+    ) -> int:
+        """Insert a queued run, or with `worker_pid` a run already running in that process.
+
+        A run that its creator trains itself (the CLI) must never be visible as queued,
+        or a worker could claim it first.
+        """
+        started = (
+            {}
+            if worker_pid is None
+            else {
+                "status": RUNNING,
+                "worker_pid": worker_pid,
+                "started_at": utcnow(),
+                "heartbeat_at": utcnow(),
+            }
+        )
         with self._connect() as conn:
             result = conn.execute(
                 runs_table.insert().values(
@@ -208,13 +230,13 @@ class RunStore:
                     dataset_id=dataset_id,
                     family=family,
                     settings=settings,
-                    status=QUEUED,
                     stop_requested=False,
                     created_at=utcnow(),
+                    **{"status": QUEUED, **started},
                 )
             )
             run_id = result.inserted_primary_key[0]
-        logger.info("Queued run %s (%s on dataset %s)", run_id, family, dataset_id)
+        logger.info("Created run %s (%s on dataset %s)", run_id, family, dataset_id)
         return int(run_id)
 
     def get_run(self, run_id: int) -> Run:

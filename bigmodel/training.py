@@ -62,6 +62,8 @@ class PreparedData:
     target_std: list[float] | None = None
     meta: dict[str, Any] = dataclasses.field(default_factory=dict)
     """Further entries of the saved model's metadata."""
+    notices: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    """Warnings about the split that make the validation figures less meaningful."""
 
     @property
     def outputs(self) -> int:
@@ -154,6 +156,7 @@ def _train(store: RunStore, run: Run, run_dir: Path, on_progress: ProgressCallba
         "classes": data.class_names,
         "targets": data.target_names,
         "input_spec": data.input_spec,
+        "notices": data.notices,
     }
     status = STOPPED if store_logger.stopped_by_user else COMPLETED
     store.finish_run(run.id, status, results=to_json(results), model_path=str(path))
@@ -239,6 +242,7 @@ def _prepare_images(
             cache_dir=run_dir / "cache" / ("train" if shuffle else "validation"),
         )
 
+    notices = split_notices([labels[i] for i in val_idx], list(dataset.classes))
     color_mode = resolve_color_mode(model_settings, dataset.summary())
     return PreparedData(
         train=pipeline(train_idx, shuffle=True),
@@ -251,7 +255,33 @@ def _prepare_images(
             "size": model_settings.input_size,
         },
         split={"train": train_idx, "validation": val_idx},
+        notices=notices,
     )
+
+
+SMALL_VALIDATION = 20
+"""Validation sets smaller than this give accuracies that move in steps of 5 % or more."""
+
+
+def split_notices(validation_labels: list[int], class_names: list[str]) -> list[dict[str, Any]]:
+    """Return warnings for a validation set too small or missing classes to judge a model."""
+    notices: list[dict[str, Any]] = []
+    missing = [name for i, name in enumerate(class_names) if i not in set(validation_labels)]
+    if missing:
+        notices.append(
+            {
+                "key": "training.notice.validation_missing_classes",
+                "params": {"count": len(missing), "classes": ", ".join(missing)},
+            }
+        )
+    if len(validation_labels) < SMALL_VALIDATION:
+        notices.append(
+            {
+                "key": "training.notice.validation_small",
+                "params": {"count": len(validation_labels), "minimum": SMALL_VALIDATION},
+            }
+        )
+    return notices
 
 
 def _prepare_sequences(

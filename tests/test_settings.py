@@ -79,3 +79,16 @@ def test_unknown_family_is_rejected():
 
     assert raised.value.key == "errors.family_unknown"
     assert "cnn" in str(raised.value)
+
+
+@pytest.mark.parametrize(("text", "expected"), [("yes", True), ("False", False), ("0", False)])
+def test_boolean_setting_reads_common_words(text, expected):
+    assert from_dict(CNNSettings, {"batch_norm": text}).batch_norm is expected
+
+
+def test_boolean_setting_rejects_other_words():
+    with pytest.raises(SettingsError) as raised:
+        from_dict(CNNSettings, {"batch_norm": "maybe"})
+
+    assert raised.value.key == "errors.setting_choice"
+    assert "maybe" in str(raised.value)

@@ -11,8 +11,9 @@ from bigmodel.errors import BigModelError
 from bigmodel.image_datasets import ingest_folder
 from bigmodel.prediction import Predictor
 from bigmodel.settings import TrainingSettings
+from bigmodel.splits import split_indices
 from bigmodel.store import COMPLETED, STOPPED
-from bigmodel.training import _check_finite, execute_run
+from bigmodel.training import _check_finite, execute_run, split_notices
 from tests.image_factory import make_color_folders, png_bytes
 
 FAST = {"epochs": 2, "batch_size": 8, "patience": 0}
@@ -133,3 +134,26 @@ def test_predictor_reports_unreadable_image(store, dataset_id):
     assert result["top"] == []
     assert result["error"]["key"] == "errors.image_unknown_format"
     assert result["name"] == "broken.png"
+
+
+def test_split_keeps_every_class_in_training():
+    labels = [0, 1, 1, 2, 2, 2]
+
+    train, validation = split_indices(labels, 0.5, seed=1)
+
+    assert {labels[i] for i in train} == {0, 1, 2}
+    assert 0 not in {labels[i] for i in validation}
+    assert set(train).isdisjoint(validation)
+    assert len(train) + len(validation) == 6
+
+
+def test_split_notices_name_missing_classes_and_small_sets():
+    notices = split_notices([1, 1, 2], ["cat", "dog", "fox"])
+
+    keys = [notice["key"] for notice in notices]
+    assert keys == [
+        "training.notice.validation_missing_classes",
+        "training.notice.validation_small",
+    ]
+    assert notices[0]["params"]["classes"] == "cat"
+    assert split_notices(list(range(3)) * 10, ["a", "b", "c"]) == []

@@ -36,7 +36,7 @@ class CNNSettings:
 PRESETS: Mapping[str, Mapping[str, Mapping[str, Any]]] = {
     "fast": {
         "model": {"input_size": 24, "conv_blocks": 2, "filters": 16, "dense_units": 64},
-        "training": {"epochs": 10, "batch_size": 64, "patience": 3},
+        "training": {"epochs": 10, "patience": 3},
     },
     "balanced": {"model": {}, "training": {}},
     "accurate": {
