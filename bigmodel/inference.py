@@ -35,7 +35,7 @@ from bigmodel.config import Home
 from bigmodel.errors import BigModelError, InvalidUploadError, ModelNotReadyError
 from bigmodel.prediction import Predictor
 from bigmodel.sequence_prediction import SequencePredictor, table_records
-from bigmodel.store import RunStore
+from bigmodel.store import RunStore, to_json
 
 logger = logging.getLogger(__name__)
 
@@ -140,7 +140,7 @@ def _handler_class(cache: ModelCache) -> type[BaseHTTPRequestHandler]:
                 body = {
                     "error": {
                         "key": error.key,
-                        "params": {k: str(v) for k, v in error.params.items()},
+                        "params": to_json(error.params),
                     }
                 }
                 self._send(400, json.dumps(body).encode(), "application/json")

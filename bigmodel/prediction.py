@@ -17,6 +17,7 @@ import numpy as np
 from bigmodel import saved_models
 from bigmodel.errors import BigModelError
 from bigmodel.imaging import decode_image
+from bigmodel.store import to_json
 
 logger = logging.getLogger(__name__)
 
@@ -62,11 +63,11 @@ class Predictor:
 
 
 def _error(error: BigModelError) -> dict[str, Any]:
-    return {"key": error.key, "params": {k: str(v) for k, v in error.params.items()}}
+    return {"key": error.key, "params": to_json(error.params)}
 
 
 def _message(warning: Any) -> dict[str, Any]:
     return {
         "key": warning.key,
-        "params": {k: str(v) for k, v in dict(warning.params).items()},
+        "params": to_json(dict(warning.params)),
     }
