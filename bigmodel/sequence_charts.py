@@ -17,7 +17,7 @@ from plotly.subplots import make_subplots
 from bigmodel import i18n
 from bigmodel.charts import FONT, TRAINING_COLOR, VALIDATION_COLOR
 
-ACTUAL_COLOR = "#5f6b7a"
+ACTUAL_COLOR = "#2a9d5c"
 MAX_LENGTH_BARS = 60
 """Distinct lengths up to which each length gets its own bar; more are binned."""
 _MARGIN = {"l": 10, "r": 10, "t": 50, "b": 10}
@@ -129,30 +129,27 @@ def forecast_figure(
     for row, target in enumerate(targets, start=1):
         show_legend = row == 1
         history_x = _x_values(history, use_time)
+        history_y = list(history[target])
         figure.add_trace(
-            _line(history_x, history[target], t("ui.chart.history"), TRAINING_COLOR, show_legend),
+            _line(history_x, history_y, t("ui.chart.history"), TRAINING_COLOR, show_legend),
             row=row,
             col=1,
         )
         if actual is not None and len(actual):
-            actual_x = _x_values(actual, use_time)
-            figure.add_trace(
-                _line(actual_x, actual[target], t("ui.chart.actual"), ACTUAL_COLOR, show_legend),
-                row=row,
-                col=1,
+            actual_x, actual_y = _continued(
+                history_x, history_y, _x_values(actual, use_time), list(actual[target])
             )
-        forecast_x = (
-            list(forecast["time"])
-            if use_time
-            else [last_step + int(ahead) for ahead in forecast["ahead"]]
-        )
-        # The forecast line starts at the last known value, so it continues the history.
-        if len(history):
-            forecast_x = [history_x[-1], *forecast_x]
-            values = [history[target].iloc[-1], *forecast[target]]
+            trace = _line(actual_x, actual_y, t("ui.chart.actual"), ACTUAL_COLOR, show_legend)
+            figure.add_trace(trace, row=row, col=1)
+
+        if use_time:
+            forecast_x = list(forecast["time"])
         else:
-            values = list(forecast[target])
-        trace = _line(forecast_x, values, t("ui.chart.forecast"), VALIDATION_COLOR, show_legend)
+            forecast_x = [last_step + int(ahead) for ahead in forecast["ahead"]]
+        forecast_x, forecast_y = _continued(
+            history_x, history_y, forecast_x, list(forecast[target])
+        )
+        trace = _line(forecast_x, forecast_y, t("ui.chart.forecast"), VALIDATION_COLOR, show_legend)
         trace.update(mode="lines+markers", line={"dash": "dash", "color": VALIDATION_COLOR})
         figure.add_trace(trace, row=row, col=1)
 
@@ -166,6 +163,15 @@ def forecast_figure(
         hovermode="x unified",
     )
     return figure
+
+
+def _continued(
+    history_x: list[Any], history_y: list[Any], x: list[Any], y: list[Any]
+) -> tuple[list[Any], list[Any]]:
+    """Start a line at the last point of the history, so that it continues the history."""
+    if not history_x:
+        return x, y
+    return [history_x[-1], *x], [history_y[-1], *y]
 
 
 def _has_times(history: pd.DataFrame) -> bool:

@@ -40,6 +40,11 @@ PASTE_SEPARATORS = re.compile(r"[\s,;，；]+")
 """Commas, semicolons (ASCII and full-width) and white space between pasted numbers."""
 PASTED_SOURCE = "pasted.csv"
 
+NOT_CHOSEN = ""
+"""Form value of an optional column or of the automatic task. Widgets show None as an
+empty choice, and `csv_reading` names blank headers `Unnamed: <i>`, so no column is ""."""
+OPTIONAL_FIELDS = ("label_column", "id_column", "order_column", "task")
+
 CLASSIFICATION_METRICS = ("loss", "accuracy")
 VALUE_METRICS = ("loss", "mae", "rmse")
 """Metrics that training logs for regression and forecasts; MAE and RMSE in the targets' units."""
@@ -193,15 +198,16 @@ def spec_from_values(values: Mapping[str, Any]) -> SequenceSpec:
     that another layout uses are cleared: a window only for series, a length only
     for wide and long.
     """
+    chosen = {field: values.get(field) or None for field in OPTIONAL_FIELDS}
     layout = values["layout"]
-    roles = {values.get("label_column"), values.get("id_column"), values.get("order_column")}
+    roles = {chosen["label_column"], chosen["id_column"], chosen["order_column"]}
     features = tuple(name for name in values.get("feature_columns") or () if name not in roles)
     series = layout == "series"
     return SequenceSpec(
         layout=layout,
-        label_column=values.get("label_column"),
-        id_column=values.get("id_column") if layout != "wide" else None,
-        order_column=values.get("order_column") if layout != "wide" else None,
+        label_column=chosen["label_column"],
+        id_column=chosen["id_column"] if layout != "wide" else None,
+        order_column=chosen["order_column"] if layout != "wide" else None,
         feature_columns=features,
         target_columns=tuple(values.get("target_columns") or ()) if series else (),
         window=values.get("window") if series else None,
@@ -209,13 +215,15 @@ def spec_from_values(values: Mapping[str, Any]) -> SequenceSpec:
         max_length=None if series else values.get("max_length"),
         length_rule=values.get("length_rule") or "pad",
         cleaning=values.get("cleaning") or "fill_previous",
-        task=values.get("task"),
+        task=chosen["task"],
     )
 
 
 def spec_values(spec: SequenceSpec) -> dict[str, Any]:
     """Return the form values of a spec, as `spec_from_values` reads them."""
     values = spec.to_dict()
+    for field in OPTIONAL_FIELDS:
+        values[field] = values[field] or NOT_CHOSEN
     values["feature_columns"] = list(spec.feature_columns)
     values["target_columns"] = list(spec.target_columns)
     return values
@@ -232,8 +240,8 @@ def step_columns_text(columns: Sequence[str]) -> str:
 
 
 def top_text(top: Sequence[Sequence[Any]]) -> str:
-    """Write the most likely classes as `1 97.0% · 2 3.0%`."""
-    return " · ".join(f"{label} {float(probability):.1%}" for label, probability in top)
+    """Write the most likely classes as `1: 97.0% · 2: 3.0%`."""
+    return " · ".join(f"{label}: {float(probability):.1%}" for label, probability in top)
 
 
 def prediction_frame(table: pd.DataFrame, t: i18n.Translator) -> pd.DataFrame:

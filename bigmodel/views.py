@@ -148,13 +148,12 @@ def dataset_label(record: DatasetRecord, t: i18n.Translator) -> str:
             f"ui.dataset.{summary.get('task', 'regression')}",
             targets=", ".join(summary.get("targets", ())),
         )
-    return t(
-        "ui.dataset.sequence_label",
-        name=name,
-        sequences=summary.get("num_sequences", 0),
-        what=what,
-        date=date,
+    key = (
+        "ui.dataset.series_label"
+        if summary.get("layout") == "series"
+        else "ui.dataset.sequence_label"
     )
+    return t(key, name=name, sequences=summary.get("num_sequences", 0), what=what, date=date)
 
 
 def model_kind(run: Run) -> str:
@@ -207,16 +206,21 @@ def run_rows(
                     dataset_names.get(run.dataset_id, run.dataset_id), t
                 ),
                 "family": t(f"ui.family.{run.family}"),
-                "task": t(f"sequences.task.{results['task']}") if "task" in results else "",
                 "val_accuracy": results.get("val_accuracy"),
-                "val_mae": results.get("val_mae"),
-                "val_rmse": results.get("val_rmse"),
+                "val_error": _error_text(results),
                 "epochs": _epochs_text(run, results, training),
                 "parameters": results.get("parameters"),
                 "created": format_timestamp(run.created_at),
             }
         )
     return rows
+
+
+def _error_text(results: Mapping[str, Any]) -> str:
+    """Write a value model's validation MAE and RMSE as `24.57 · 30.87`, else ""."""
+    if results.get("val_mae") is None:
+        return ""
+    return f"{format_number(results['val_mae'])} · {format_number(results.get('val_rmse'))}"
 
 
 def _epochs_text(run: Run, results: Mapping[str, Any], training: Mapping[str, Any]) -> str:

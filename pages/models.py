@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 import studio_ui
-from bigmodel import views
+from bigmodel import sequence_views, views
 from bigmodel.store import Run
 
 t = studio_ui.translator()
@@ -19,22 +19,19 @@ def runs_table_ui(runs: list[Run], dataset_names: dict[str, str]) -> None:
         "status": t("ui.models.column.status"),
         "dataset": t("ui.models.column.dataset"),
         "family": t("ui.models.column.family"),
-        "task": t("ui.models.column.task"),
         "val_accuracy": st.column_config.ProgressColumn(
             t("ui.models.column.val_accuracy"), format="percent", min_value=0, max_value=1
         ),
-        "val_mae": st.column_config.NumberColumn(t("ui.models.column.val_mae"), format="%.4g"),
-        "val_rmse": st.column_config.NumberColumn(t("ui.models.column.val_rmse"), format="%.4g"),
+        "val_error": t("ui.models.column.val_error"),
         "epochs": t("ui.models.column.epochs"),
         "parameters": st.column_config.NumberColumn(
             t("ui.models.column.parameters"), format="localized"
         ),
         "created": t("ui.models.column.created"),
     }
-    # Columns of a task that no run has stay hidden, so an image-only studio looks as before.
-    for column in ("task", "val_mae", "val_rmse"):
-        if rows[column].isna().all() or (rows[column] == "").all():
-            rows = rows.drop(columns=column)
+    # Without regression or forecast runs the error column stays hidden, as it is empty.
+    if (rows["val_error"] == "").all():
+        rows = rows.drop(columns="val_error")
     st.dataframe(rows, hide_index=True, column_config=config)
 
 
@@ -60,7 +57,9 @@ def run_details_ui(run: Run) -> None:
             st.code(run.traceback, language=None)
 
         if run.results:
-            st.markdown(t("ui.models.result", result=views.result_text(run.results, t)))
+            task = sequence_views.task_label(run.results.get("task", "classification"), t)
+            result = views.result_text(run.results, t)
+            st.markdown(t("ui.models.result", task=task, result=result))
         model_column, training_column, environment_column = st.columns(3)
         with model_column:
             _settings_table_ui(t("ui.models.model_settings"), run.settings.get("model", {}))

@@ -7,6 +7,7 @@ Session state: `train_form_family`, the family whose preset fills the settings f
 """
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 import studio_ui
 from bigmodel import jobs, views
@@ -41,15 +42,15 @@ def _apply_preset() -> None:
     studio_ui.set_form_values(specs(TrainingSettings), values["training"], "train_training")
 
 
+# Order of the families in the picker, because the registry lists them in import order.
 FAMILY_ORDER = ("cnn", "rnn", "attention", "cnn1d")
-"""Order of the families in the picker; the registry's order follows import order."""
 
 
 def _family_rank(name: str) -> tuple[int, str]:
     return (FAMILY_ORDER.index(name) if name in FAMILY_ORDER else len(FAMILY_ORDER), name)
 
 
-def family_picker_ui(kind: str, column) -> str:
+def family_picker_ui(kind: str, column: DeltaGenerator) -> str:
     """Choose a family that trains on `kind` data, and fill the form with its preset on a change."""
     names = sorted((family.name for family in families(kind)), key=_family_rank)
     if st.session_state.get("train_family") not in names:
@@ -74,8 +75,6 @@ def family_picker_ui(kind: str, column) -> str:
 def new_run_ui(records: list[DatasetRecord]) -> None:
     dataset_id = dataset_picker_ui(records)
     record = next(record for record in records if record.id == dataset_id)
-    if record.kind == "sequence":
-        st.caption(views.dataset_label(record, t))
     family_column, preset_column = st.columns([1, 2])
     family_name = family_picker_ui(record.kind, family_column)
     preset = preset_column.segmented_control(

@@ -19,6 +19,7 @@ from bigmodel import i18n, inference_client, sequence_views
 from bigmodel.architectures.cnn1d import CNN1DSettings
 from bigmodel.config import Home
 from bigmodel.samples import load_sequence_sample
+from bigmodel.sequence_datasets import SequenceSpec, ingest_sequences
 from bigmodel.settings import specs
 from bigmodel.store import COMPLETED, QUEUED, MetricRow, RunStore
 
@@ -405,7 +406,7 @@ def test_predict_sequence_table_and_download(
         )
     ]
     table = table_with(app, "Prediction")
-    assert table["Most likely classes"].tolist() == ["1 97.0% · 2 3.0%", "2 61.0% · 1 39.0%"]
+    assert table["Most likely classes"].tolist() == ["1: 97.0% · 2: 3.0%", "2: 61.0% · 1: 39.0%"]
     assert table["Correct"].tolist() == [True, False]
     assert any("1 of 2 sequences (50.0%)" in info.value for info in app.info)
     assert app.get("download_button")
@@ -429,6 +430,10 @@ def test_sample_test_file_button(store: RunStore, monkeypatch: pytest.MonkeyPatc
     app.switch_page("pages/predict.py").run()
     app.button(key="predict_sample_button").click().run()
 
+    assert not app.exception
+    assert sources == ["GunPoint_TEST.csv"]
+    # The GunPoint test file belongs to the GunPoint model, not to the next model chosen.
+    app.selectbox(key="predict_model").set_value(ids["forecaster"]).run()
     assert not app.exception
     assert sources == ["GunPoint_TEST.csv"]
 
@@ -501,7 +506,61 @@ def test_forecast_chart_with_held_out_values(
     assert len(sent[1].decode().splitlines()) == 1 + 144 - 12
     traces = {trace["name"]: trace for trace in chart(app, "predict_forecast")["data"]}
     assert len(traces["History"]["x"]) == 132
-    assert traces["Actual values (held out)"]["x"][0] == "1960-01"
+    # The actual line starts at the last month of the history and holds the 12 months after it.
+    assert traces["Actual values (held out)"]["x"][:2] == ["1959-12", "1960-01"]
+    assert len(traces["Actual values (held out)"]["x"]) == 13
+
+
+def regression_dataset(store: RunStore) -> str:
+    """Ingest 12 wide sequences of 8 steps whose label is a measured value."""
+    header = ",".join(f"t{step}" for step in range(8)) + ",value"
+    rows = [
+        ",".join(str(0.1 * (row + step)) for step in range(8)) + f",{row * 1.5}"
+        for row in range(12)
+    ]
+    data = "\n".join([header, *rows]).encode()
+    spec = SequenceSpec(
+        "wide", "value", feature_columns=tuple(f"t{step}" for step in range(8)), task="regression"
+    )
+    return ingest_sequences(data, "values.csv", spec, "values", store).id
+
+
+def test_regression_compares_with_file_values(
+    store: RunStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dataset_id = regression_dataset(store)
+    run_id = _finished_run(
+        store,
+        dataset_id,
+        {
+            "task": "regression",
+            "val_mae": 0.5,
+            "val_rmse": 0.7,
+            "classes": [],
+            "targets": ["value"],
+        },
+    )
+    table = pd.DataFrame(
+        {
+            "sequence": ["2", "3"],
+            "steps": [8, 8],
+            "row": [2, 3],
+            "prediction": [1.0, 2.0],
+            "actual": ["0", "1.5"],
+        }
+    )
+    monkeypatch.setattr(inference_client, "predict_sequences", lambda *args, **kwargs: table)
+    app = start_app()
+    app.query_params["model"] = str(run_id)
+    app.switch_page("pages/predict.py").run()
+    app.file_uploader(key="predict_csv").set_value(("values.csv", b"t0\n1\n", "text/csv")).run()
+
+    assert not app.exception
+    assert [info.value for info in app.info] == [
+        "Compared with the file's values: MAE 0.75, RMSE 0.7906, over 2 predictions."
+    ]
+    assert "Correct" not in table_with(app, "Prediction").columns
+    assert "This model predicts value." in markdown_text(app)
 
 
 def test_csv_download_has_byte_order_mark() -> None:
@@ -524,7 +583,8 @@ def test_models_page_shows_task_metrics(store: RunStore) -> None:
     assert not app.exception
     table = app.dataframe[0].value
     by_id = table.set_index("id")
-    assert by_id.loc[ids["forecaster"], "val_mae"] == 21.5
-    assert by_id.loc[ids["forecaster"], "task"] == "Forecast"
+    assert by_id.loc[ids["forecaster"], "val_error"] == "21.5 · 27.25"
     assert by_id.loc[ids["classifier"], "val_accuracy"] == 0.92
-    assert any("MAE: 21.5, RMSE: 27.25 (passengers)" in text.value for text in app.markdown)
+    assert "**Result:** Forecast. Validation MAE: 21.5, RMSE: 27.25 (passengers)." in [
+        text.value for text in app.markdown
+    ]

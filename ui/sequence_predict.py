@@ -7,8 +7,8 @@ draws the history and the forecast. When the user hides the file's last values f
 the model, the chart shows them beside the forecast.
 
 Session state: `predict_sequence_results` (the last table and the request it
-answers, so a rerun does not predict again) and `predict_sample` (the bundled test
-file the user chose).
+answers, so a rerun does not predict again) and `predict_sample` (the run and the
+bundled sample whose test file the user chose for it).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def predict_ui(run: Run, t: i18n.Translator, store: RunStore) -> None:
     upload = st.file_uploader(t("ui.predict.csv"), key="predict_csv")
     pasted = _paste_ui(spec, t)
     if sample is not None:
-        _sample_button_ui(sample, t)
+        _sample_button_ui(run.id, sample, t)
     holdout = False
     if results.get("task") == "forecast" and spec is not None:
         holdout = st.toggle(
@@ -49,7 +49,7 @@ def predict_ui(run: Run, t: i18n.Translator, store: RunStore) -> None:
         )
 
     try:
-        source, data = _chosen_input(upload, pasted, spec)
+        source, data = _chosen_input(run.id, upload, pasted, spec)
     except BigModelError as error:
         studio_ui.show_error(error, t)
         return
@@ -62,9 +62,10 @@ def predict_ui(run: Run, t: i18n.Translator, store: RunStore) -> None:
     except BigModelError as error:
         studio_ui.show_error(error, t)
         return
-    results_ui(table, results, source, t)
+    # A forecast is read best as a chart, so the chart comes before its table.
     if results.get("task") == "forecast" and spec is not None:
         forecast_ui(table, data, source, spec, holdout, t)
+    results_ui(table, results, source, t)
 
 
 def _training_data(run: Run, store: RunStore) -> tuple[SequenceSpec | None, str | None]:
@@ -120,18 +121,18 @@ def _paste_ui(spec: SequenceSpec | None, t: i18n.Translator) -> str:
     )
 
 
-def _sample_button_ui(sample: str, t: i18n.Translator) -> None:
+def _sample_button_ui(run_id: int, sample: str, t: i18n.Translator) -> None:
     test_file = SEQUENCE_SAMPLES[sample].test
     if st.button(
         t("ui.predict.sample_file", file=test_file.name),
         key="predict_sample_button",
         icon=":material/dataset:",
     ):
-        st.session_state["predict_sample"] = sample
+        st.session_state["predict_sample"] = (run_id, sample)
 
 
 def _chosen_input(
-    upload: UploadedFile | None, pasted: str, spec: SequenceSpec | None
+    run_id: int, upload: UploadedFile | None, pasted: str, spec: SequenceSpec | None
 ) -> tuple[str, bytes | None]:
     """Return the input to predict: an upload, else pasted numbers, else the sample file.
 
@@ -145,8 +146,8 @@ def _chosen_input(
         st.session_state.pop("predict_sample", None)
         data = sequence_views.pasted_sequence_csv(pasted, spec.feature_columns)
         return sequence_views.PASTED_SOURCE, data
-    sample = st.session_state.get("predict_sample")
-    if sample in SEQUENCE_SAMPLES:
+    chosen_for, sample = st.session_state.get("predict_sample") or (None, None)
+    if chosen_for == run_id and sample in SEQUENCE_SAMPLES:
         path = SEQUENCE_SAMPLES[sample].test
         return path.name, path.read_bytes()
     return "", None

@@ -53,15 +53,20 @@ def summary_ui(summary: Mapping[str, Any], t: i18n.Translator, key_prefix: str) 
 
 def _metrics_ui(summary: Mapping[str, Any], t: i18n.Translator) -> None:
     task = summary.get("task")
-    columns = st.columns(5)
-    columns[0].metric(t("ui.seq.metric.task"), sequence_views.task_label(task, t))
-    columns[1].metric(t("ui.seq.metric.sequences"), summary.get("num_sequences", 0))
-    columns[2].metric(t("ui.seq.metric.examples"), summary.get("num_examples", 0))
-    columns[3].metric(t("ui.seq.metric.length"), summary.get("length") or "–")
     if task == "classification":
-        columns[4].metric(t("ui.seq.metric.classes"), len(summary.get("classes") or ()))
+        what = t("ui.seq.task_classes", classes=", ".join(summary.get("classes") or ()))
     else:
-        columns[4].metric(t("ui.seq.metric.targets"), ", ".join(summary.get("targets") or ()))
+        what = t("ui.seq.task_targets", targets=", ".join(summary.get("targets") or ()))
+    st.markdown(t("ui.seq.task_line", task=sequence_views.task_label(task, t), what=what))
+
+    columns = st.columns(4)
+    columns[0].metric(t("ui.seq.metric.sequences"), summary.get("num_sequences", 0))
+    columns[1].metric(t("ui.seq.metric.examples"), summary.get("num_examples", 0))
+    columns[2].metric(t("ui.seq.metric.length"), summary.get("length") or "–")
+    if task == "classification":
+        columns[3].metric(t("ui.seq.metric.classes"), len(summary.get("classes") or ()))
+    else:
+        columns[3].metric(t("ui.seq.metric.targets"), len(summary.get("targets") or ()))
 
 
 def _target_lines(summary: Mapping[str, Any], t: i18n.Translator) -> list[str]:
