@@ -1,7 +1,11 @@
 """BigModel Studio in the browser: navigation, language and the shared sidebar.
 
-Run it with `streamlit run app.py`. Each page lives in `pages/` and is named here, so
-its URL (`/data`, `/train`, `/predict`, `/models`) stays the same in every language.
+Run it with `streamlit run app.py`. Each page lives in `app_pages/` and is named here, so
+its URL (`/` for the data page, `/train`, `/predict`, `/models`) stays the same in every
+language.
+The folder is not called `pages/`: Streamlit runs files in a `pages/` folder as pages
+of their own when the first visit after a start is to a page URL, which would skip this
+file, its navigation and the start of the background services.
 """
 
 import streamlit as st
@@ -16,26 +20,25 @@ studio_ui.start_services_once()
 page = st.navigation(
     [
         st.Page(
-            "pages/data.py",
+            "app_pages/data.py",
             title=t("ui.nav.data"),
             icon=":material/photo_library:",
-            url_path="data",
             default=True,
         ),
         st.Page(
-            "pages/train.py",
+            "app_pages/train.py",
             title=t("ui.nav.train"),
             icon=":material/model_training:",
             url_path="train",
         ),
         st.Page(
-            "pages/predict.py",
+            "app_pages/predict.py",
             title=t("ui.nav.predict"),
             icon=":material/image_search:",
             url_path="predict",
         ),
         st.Page(
-            "pages/models.py",
+            "app_pages/models.py",
             title=t("ui.nav.models"),
             icon=":material/inventory_2:",
             url_path="models",

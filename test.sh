@@ -16,7 +16,7 @@ if [ ! -x /usr/bin/chromium ]; then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium >/dev/null
 fi
 
-.venv/bin/ruff check bigmodel tests bench app.py pages
+.venv/bin/ruff check bigmodel tests bench scripts app.py app_pages ui studio_ui.py
 .venv/bin/mypy
 export TF_CPP_MIN_LOG_LEVEL=2
 exec .venv/bin/python -m pytest "$@"

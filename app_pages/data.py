@@ -229,7 +229,7 @@ else:
     thumbnails_ui(dataset)
     problems_ui(dataset)
 st.page_link(
-    "pages/train.py",
+    "app_pages/train.py",
     label=t("ui.data.next"),
     icon=":material/arrow_forward:",
     query_params={"dataset": dataset_id, "lang": t.language},

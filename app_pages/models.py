@@ -89,7 +89,7 @@ st.caption(t("ui.models.intro"))
 runs = store.list_runs()
 if not runs:
     st.info(t("ui.models.empty"))
-    st.page_link("pages/train.py", label=t("ui.nav.train"), icon=":material/model_training:")
+    st.page_link("app_pages/train.py", label=t("ui.nav.train"), icon=":material/model_training:")
     st.stop()
 
 dataset_names = {record.id: record.name for record in store.list_datasets()}

@@ -96,7 +96,7 @@ st.caption(t("ui.predict.intro"))
 models = [run for run in store.list_runs([COMPLETED, STOPPED]) if run.has_model]
 if not models:
     st.info(t("ui.predict.no_model"))
-    st.page_link("pages/train.py", label=t("ui.nav.train"), icon=":material/model_training:")
+    st.page_link("app_pages/train.py", label=t("ui.nav.train"), icon=":material/model_training:")
     st.stop()
 
 run = model_picker_ui(models)

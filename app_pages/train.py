@@ -159,7 +159,7 @@ st.caption(t("ui.train.intro"))
 records = store.list_datasets()
 if not records:
     st.info(t("ui.train.no_dataset"))
-    st.page_link("pages/data.py", label=t("ui.nav.data"), icon=":material/photo_library:")
+    st.page_link("app_pages/data.py", label=t("ui.nav.data"), icon=":material/photo_library:")
     st.stop()
 
 has_active = bool(store.list_runs(ACTIVE_STATUSES))

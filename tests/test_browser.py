@@ -114,3 +114,17 @@ def test_sample_path_train_and_predict(browser, home):
         _shot(page, "predict")
         assert services.is_running(home, services.INFERENCE)
         assert result.first.inner_text() == f"{top_label} · {views.format_percent(top_probability)}"
+
+
+def test_first_visit_to_a_page_url_runs_the_app(browser, home):
+    t = i18n.Translator("en")
+    with running_studio(home) as url:
+        page = browser.new_page()
+        page.goto(f"{url}/train?lang=en")
+        _idle(page)
+
+        sidebar = page.locator('[data-testid="stSidebar"]')
+        assert sidebar.get_by_text(t("ui.app.language")).count() == 1
+        assert sidebar.get_by_text(t("ui.nav.predict")).count() == 1
+        assert page.get_by_role("heading", name=t("ui.train.title")).count() == 1
+        _wait_for(lambda: services.is_running(home, services.WORKER), timeout=30)

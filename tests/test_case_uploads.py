@@ -165,7 +165,7 @@ def test_image_cases_on_predict_page(store: RunStore, redblue_run) -> None:
     files = [(name, (CASES / name).read_bytes(), "image/png") for name in IMAGE_CASES]
 
     with background(store.home, services.INFERENCE):
-        app = start_app("pages/predict.py")
+        app = start_app("app_pages/predict.py")
         app.file_uploader(key="predict_files").set_value(files).run(timeout=120)
 
     assert not app.exception

@@ -62,7 +62,7 @@ def fake_predict(home, run_id, csv_bytes, source, top_k=3):
 
 
 inference_client.predict_sequences = fake_predict
-pages = ["pages/data.py", "pages/train.py", "pages/predict.py", "pages/models.py"]
+pages = ["app_pages/data.py", "app_pages/train.py", "app_pages/predict.py", "app_pages/models.py"]
 problems = []
 
 
@@ -80,7 +80,7 @@ for language in ["zh-CN", "en"]:
         app.switch_page(page).run()
         check(app, f"{language} {page}")
 
-    app.switch_page("pages/data.py").run()
+    app.switch_page("app_pages/data.py").run()
     data = (cases / "B50_ragged_long.csv").read_bytes()
     app.file_uploader(key="data_csv_0").set_value(("B50.csv", data, "text/csv")).run()
     app.button(key="data_seq_store").click().run()
@@ -88,7 +88,7 @@ for language in ["zh-CN", "en"]:
 
     for model, name in [("classifier", "GunPoint_TEST.csv"), ("forecaster", "airline.csv")]:
         app.query_params["model"] = str(ids[model])
-        app.switch_page("pages/predict.py").run()
+        app.switch_page("app_pages/predict.py").run()
         data = (sequences / name).read_bytes()
         app.file_uploader(key="predict_csv").set_value((name, data, "text/csv")).run()
         check(app, f"{language} predict {model}")

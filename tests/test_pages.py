@@ -24,12 +24,12 @@ from bigmodel.store import COMPLETED, FAILED, QUEUED, MetricRow, RunStore
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
 CASES = Path(__file__).resolve().parent / "cases"
-PAGES = ("pages/data.py", "pages/train.py", "pages/predict.py", "pages/models.py")
+PAGES = ("app_pages/data.py", "app_pages/train.py", "app_pages/predict.py", "app_pages/models.py")
 TITLES = {
-    "pages/data.py": "ui.data.title",
-    "pages/train.py": "ui.train.title",
-    "pages/predict.py": "ui.predict.title",
-    "pages/models.py": "ui.models.title",
+    "app_pages/data.py": "ui.data.title",
+    "app_pages/train.py": "ui.train.title",
+    "app_pages/predict.py": "ui.predict.title",
+    "app_pages/models.py": "ui.models.title",
 }
 RED, BLUE = (220, 30, 30), (30, 30, 220)
 SETTINGS = {"preset": "fast", "model": {}, "training": {"epochs": 3}}
@@ -134,9 +134,9 @@ def test_empty_store_shows_guards(store: RunStore) -> None:
     assert i18n.translate("en", "ui.data.empty") in texts(app.info)
 
     for page, key in [
-        ("pages/train.py", "ui.train.no_dataset"),
-        ("pages/predict.py", "ui.predict.no_model"),
-        ("pages/models.py", "ui.models.empty"),
+        ("app_pages/train.py", "ui.train.no_dataset"),
+        ("app_pages/predict.py", "ui.predict.no_model"),
+        ("app_pages/models.py", "ui.models.empty"),
     ]:
         app.switch_page(page).run()
         assert i18n.translate("en", key) in texts(app.info), page
@@ -166,7 +166,7 @@ def test_language_switch_keeps_choice(store: RunStore) -> None:
 
     assert app.query_params["lang"] == "zh-CN"
     assert app.title[0].value == i18n.translate("zh-CN", "ui.data.title")
-    app.switch_page("pages/train.py").run()
+    app.switch_page("app_pages/train.py").run()
     assert app.title[0].value == i18n.translate("zh-CN", "ui.train.title")
 
 
@@ -244,7 +244,7 @@ def test_file_batches_become_one_dataset(store: RunStore) -> None:
 def test_train_form_offers_every_setting(store: RunStore) -> None:
     populate_store(store)
     app = start_app()
-    app.switch_page("pages/train.py").run()
+    app.switch_page("app_pages/train.py").run()
 
     accessors = {
         Kind.INTEGER: "number_input",
@@ -267,7 +267,7 @@ def test_train_form_offers_every_setting(store: RunStore) -> None:
 def test_train_submits_fast_preset(store: RunStore) -> None:
     ids = populate_store(store)
     app = start_app()
-    app.switch_page("pages/train.py").run()
+    app.switch_page("app_pages/train.py").run()
     app.segmented_control(key="train_preset").set_value("fast").run()
     assert app.number_input(key="train_cnn_input_size").value == 24
     app.form_submit_button[0].click().run()
@@ -294,7 +294,7 @@ def test_queued_runs_show_their_place(store: RunStore) -> None:
         assert acquired
         app = start_app()
         app.query_params["run"] = str(second)
-        app.switch_page("pages/train.py").run()
+        app.switch_page("app_pages/train.py").run()
 
     expected = i18n.translate("en", "ui.train.queued", position=2, length=2, slots=1)
     assert expected in texts(app.info)
@@ -320,7 +320,7 @@ def test_live_run_shows_chart_and_progress(store: RunStore) -> None:
 
     app = start_app()
     app.query_params["run"] = str(run_id)
-    app.switch_page("pages/train.py").run()
+    app.switch_page("app_pages/train.py").run()
 
     assert not app.exception
     loss_traces = [trace for trace in chart_spec(app)["data"] if trace["xaxis"] == "x"]
@@ -342,7 +342,7 @@ def test_newest_active_run_is_shown(store: RunStore) -> None:
     newer = store.create_run("newer", str(ids["dataset"]), "cnn", SETTINGS)
 
     app = start_app()
-    app.switch_page("pages/train.py").run()
+    app.switch_page("app_pages/train.py").run()
 
     assert app.subheader[0].value == f"Run #{newer}: newer"
     app.button(key=f"train_watch_{older}").click().run()
@@ -354,7 +354,7 @@ def test_failed_run_shows_error(store: RunStore) -> None:
     ids = populate_store(store)
     app = start_app("zh-CN")
     app.query_params["run"] = str(ids["failed"])
-    app.switch_page("pages/train.py").run()
+    app.switch_page("app_pages/train.py").run()
 
     expected = i18n.translate("zh-CN", "errors.loss_not_finite", learning_rate=0.9)
     assert texts(app.error) == [expected]
@@ -365,7 +365,7 @@ def test_completed_run_shows_accuracy(store: RunStore) -> None:
     ids = populate_store(store)
     app = start_app()
     app.query_params["run"] = str(ids["completed"])
-    app.switch_page("pages/train.py").run()
+    app.switch_page("app_pages/train.py").run()
 
     assert texts(app.success) == ["Training finished. Validation accuracy: 87.5%."]
     assert not app.error
@@ -387,7 +387,7 @@ def test_predict_shows_top_classes_and_errors(
 
     monkeypatch.setattr(inference_client, "predict_images", fake_predict)
     app = start_app()
-    app.switch_page("pages/predict.py").run()
+    app.switch_page("app_pages/predict.py").run()
     app.file_uploader(key="predict_files").set_value(
         [("red.png", png_bytes(RED), "image/png"), ("broken.jpg", b"not a jpeg", "image/jpeg")]
     ).run()
@@ -406,7 +406,7 @@ def test_predict_shows_top_classes_and_errors(
 def test_models_page_lists_runs(store: RunStore) -> None:
     ids = populate_store(store)
     app = start_app("zh-CN")
-    app.switch_page("pages/models.py").run()
+    app.switch_page("app_pages/models.py").run()
 
     assert not app.exception
     table = app.dataframe[0].value
@@ -424,7 +424,7 @@ def test_run_log_is_shown_for_download(store: RunStore) -> None:
 
     app = start_app()
     app.query_params["run"] = str(ids["completed"])
-    app.switch_page("pages/train.py").run()
+    app.switch_page("app_pages/train.py").run()
 
     assert not app.exception
     assert "epoch 1/3" in app.code[0].value

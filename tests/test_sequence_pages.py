@@ -290,7 +290,7 @@ def test_train_offers_sequence_families(store: RunStore) -> None:
     ids = add_runs(store)
     app = start_app()
     app.query_params["dataset"] = str(ids["gunpoint"])
-    app.switch_page("pages/train.py").run()
+    app.switch_page("app_pages/train.py").run()
 
     family = app.selectbox(key="train_family")
     assert family.options == [
@@ -319,7 +319,7 @@ def test_train_form_follows_dataset_kind(store: RunStore) -> None:
     ids = add_runs(store)
     app = start_app()
     app.query_params["dataset"] = str(images["dataset"])
-    app.switch_page("pages/train.py").run()
+    app.switch_page("app_pages/train.py").run()
     assert app.selectbox(key="train_family").options == [i18n.translate("en", "ui.family.cnn")]
     assert app.number_input(key="train_training_epochs").value == 20
 
@@ -336,7 +336,7 @@ def test_live_forecast_run_charts_mae_and_rmse(store: RunStore) -> None:
     store.start_run(run_id, worker_pid=1)
     app = start_app()
     app.query_params["run"] = str(run_id)
-    app.switch_page("pages/train.py").run()
+    app.switch_page("app_pages/train.py").run()
 
     titles = [note["text"] for note in chart(app, "train_curves")["layout"]["annotations"]]
     assert titles == ["Loss", "MAE", "RMSE"]
@@ -355,7 +355,7 @@ def test_finished_forecast_shows_mae_in_units(store: RunStore) -> None:
     ids = add_runs(store)
     app = start_app("zh-CN")
     app.query_params["run"] = str(ids["forecaster"])
-    app.switch_page("pages/train.py").run()
+    app.switch_page("app_pages/train.py").run()
 
     assert [element.value for element in app.success] == [
         "训练完成。验证集平均绝对误差 MAE：21.5，均方根误差 RMSE：27.25（passengers）。"
@@ -394,7 +394,7 @@ def test_predict_sequence_table_and_download(
     monkeypatch.setattr(inference_client, "predict_sequences", fake_predict)
     app = start_app()
     app.query_params["model"] = str(ids["classifier"])
-    app.switch_page("pages/predict.py").run()
+    app.switch_page("app_pages/predict.py").run()
     upload(app, "GunPoint_TEST.csv", SEQUENCES, key="predict_csv")
 
     assert not app.exception
@@ -427,7 +427,7 @@ def test_sample_test_file_button(store: RunStore, monkeypatch: pytest.MonkeyPatc
     )
     app = start_app()
     app.query_params["model"] = str(ids["classifier"])
-    app.switch_page("pages/predict.py").run()
+    app.switch_page("app_pages/predict.py").run()
     app.button(key="predict_sample_button").click().run()
 
     assert not app.exception
@@ -449,7 +449,7 @@ def test_pasted_sequence_is_checked(store: RunStore, monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(inference_client, "predict_sequences", fake_predict)
     app = start_app()
     app.query_params["model"] = str(ids["classifier"])
-    app.switch_page("pages/predict.py").run()
+    app.switch_page("app_pages/predict.py").run()
 
     app.text_area(key="predict_paste").set_value("0.1, 0.2, x").run()
     assert [error.value for error in app.error] == [
@@ -490,7 +490,7 @@ def test_forecast_chart_with_held_out_values(
     monkeypatch.setattr(inference_client, "predict_sequences", fake_predict)
     app = start_app()
     app.query_params["model"] = str(ids["forecaster"])
-    app.switch_page("pages/predict.py").run()
+    app.switch_page("app_pages/predict.py").run()
     upload(app, "airline.csv", SEQUENCES, key="predict_csv")
 
     assert not app.exception
@@ -552,7 +552,7 @@ def test_regression_compares_with_file_values(
     monkeypatch.setattr(inference_client, "predict_sequences", lambda *args, **kwargs: table)
     app = start_app()
     app.query_params["model"] = str(run_id)
-    app.switch_page("pages/predict.py").run()
+    app.switch_page("app_pages/predict.py").run()
     app.file_uploader(key="predict_csv").set_value(("values.csv", b"t0\n1\n", "text/csv")).run()
 
     assert not app.exception
@@ -578,7 +578,7 @@ def test_csv_download_has_byte_order_mark() -> None:
 def test_models_page_shows_task_metrics(store: RunStore) -> None:
     ids = add_runs(store)
     app = start_app()
-    app.switch_page("pages/models.py").run()
+    app.switch_page("app_pages/models.py").run()
 
     assert not app.exception
     table = app.dataframe[0].value
