@@ -202,7 +202,8 @@ def _bad_cells_ui(inspection: SequenceInspection, t: i18n.Translator) -> None:
     rows = pd.DataFrame(sequence_views.bad_cell_rows(examples, t))
     columns = ("column", "row", "value", "problem")
     rows = rows.rename(columns={name: t(f"ui.seq.column.{name}") for name in columns})
-    st.table(rows, hide_index=True)
+    # A data frame shows cell text as it is; st.table would render "-" as a bullet.
+    st.dataframe(rows, hide_index=True)
     policy = t(f"ui.choice.cleaning.{inspection.spec.cleaning}")
     st.caption(t("ui.data.seq_bad_cells_choice", policy=policy))
 
