@@ -13,7 +13,6 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-from bigmodel import services
 from bigmodel.config import Home
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,12 +56,34 @@ def _stop_group(pid: int) -> None:
         os.killpg(pid, signal.SIGTERM)
 
 
+def _processes_of(home: Home) -> list[int]:
+    """Return the ids of processes whose environment names `home` as their data folder."""
+    wanted = f"BIGMODEL_HOME={home.root}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        with contextlib.suppress(OSError):
+            if wanted in (entry / "environ").read_bytes().split(b"\0"):
+                found.append(int(entry.name))
+    return found
+
+
 def _stop_services(home: Home) -> None:
-    """Stop the worker and inference processes that the studio started for `home`."""
-    for service in (services.WORKER, services.INFERENCE):
-        pid = services.service_pid(home, service)
-        if pid is not None:
-            _stop_group(pid)
+    """Stop the worker and inference processes that the studio started for `home`.
+
+    Looking them up by environment also finds a service still importing TensorFlow,
+    which has not taken its lock yet and so has no recorded pid.
+    """
+    for pid in _processes_of(home):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 20
+    while _processes_of(home) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for pid in _processes_of(home):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 @contextlib.contextmanager
