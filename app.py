@@ -3,9 +3,9 @@
 Run it with `streamlit run app.py`. Each page lives in `app_pages/` and is named here, so
 its URL (`/` for the data page, `/train`, `/predict`, `/models`) stays the same in every
 language.
-The folder is not called `pages/`: Streamlit runs files in a `pages/` folder as pages
-of their own when the first visit after a start is to a page URL, which would skip this
-file, its navigation and the start of the background services.
+The folder is not called `pages/`, because Streamlit runs the files of a `pages/` folder
+as pages of their own when the first visit after a start is to a page URL. That visit
+would skip this file, its navigation and the start of the background services.
 """
 
 import streamlit as st

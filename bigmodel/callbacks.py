@@ -1,6 +1,6 @@
 """The Keras callback that connects a training run to the run store.
 
-It knows nothing about Streamlit: it writes metrics and progress to the store, and
+It does not import Streamlit: it writes metrics and progress to the store, and
 the pages read the store. It also reads the run's stop flag after every batch, so a
 Stop from any page ends training within one batch.
 """
@@ -122,7 +122,7 @@ class Checkpointer(keras.callbacks.Callback):
 
     `latest.keras` is the whole model with its optimizer state, written after an epoch
     when `interval` seconds have passed since the last write and after the last
-    epoch; `best.weights.h5` holds the weights of the epoch with the lowest
+    epoch; `best.weights.h5` contains the weights of the epoch with the lowest
     validation loss so far. Both survive a killed worker.
 
     Args:

@@ -1,4 +1,4 @@
-"""The inference service: a long-lived local HTTP server that answers predictions.
+"""The inference service: a long-lived local HTTP server that returns predictions.
 
 It keeps the most recently used models loaded, so a prediction after the first takes
 milliseconds instead of the seconds that loading TensorFlow and a model costs. It
@@ -163,7 +163,7 @@ def _handler_class(cache: ModelCache) -> type[BaseHTTPRequestHandler]:
 
 
 def serve(home: Home) -> int:
-    """Answer predictions on 127.0.0.1 until terminated; return the exit code."""
+    """Serve predictions on 127.0.0.1 until terminated; return the exit code."""
     with services.hold_lock(home, services.INFERENCE, record_pid=True) as acquired:
         if not acquired:
             logger.info("An inference service for %s is running already; exiting", home.root)

@@ -61,10 +61,10 @@ def _healthy(port: int) -> bool:
 
 
 def ensure_service(home: Home, timeout: float = START_TIMEOUT) -> int:
-    """Start the inference service if needed and return its port once it answers.
+    """Start the inference service if needed and return its port once it responds.
 
     Raises:
-        ServiceUnavailableError: if it does not answer within `timeout` seconds.
+        ServiceUnavailableError: if it does not respond within `timeout` seconds.
     """
     services.start(home, services.INFERENCE)
     deadline = time.monotonic() + timeout
@@ -129,7 +129,7 @@ def _post(home: Home, path: str, payload: dict[str, Any]) -> dict[str, Any]:
     """Send a JSON request to the inference service and return its JSON reply.
 
     Raises:
-        BigModelError: the service answered with an error.
+        BigModelError: the service returned an error.
         ServiceUnavailableError: the service cannot be started or reached.
     """
     port = ensure_service(home)

@@ -58,13 +58,13 @@ def _stop_group(pid: int) -> None:
 
 def _processes_of(home: Home) -> list[int]:
     """Return the ids of processes whose environment names `home` as their data folder."""
-    wanted = f"BIGMODEL_HOME={home.root}".encode()
+    expected = f"BIGMODEL_HOME={home.root}".encode()
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         with contextlib.suppress(OSError):
-            if wanted in (entry / "environ").read_bytes().split(b"\0"):
+            if expected in (entry / "environ").read_bytes().split(b"\0"):
                 found.append(int(entry.name))
     return found
 

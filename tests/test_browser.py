@@ -116,7 +116,7 @@ def test_sample_path_train_and_predict(browser, home):
         assert result.first.inner_text() == f"{top_label} · {views.format_percent(top_probability)}"
 
 
-def test_first_visit_to_a_page_url_runs_the_app(browser, home):
+def test_page_url_first_visit_runs_app(browser, home):
     t = i18n.Translator("en")
     with running_studio(home) as url:
         page = browser.new_page()
