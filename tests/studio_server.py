@@ -10,8 +10,11 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import Browser, Page, sync_playwright
 
 from bigmodel.config import Home
 
@@ -122,3 +125,52 @@ def running_studio(home: Home, timeout: float = 60.0) -> Iterator[str]:
         process.wait(timeout=30)
         _stop_services(home)
         log.close()
+
+
+def require_browser() -> None:
+    """Skip the test when Chromium is missing, or fail it where browser tests must run."""
+    if Path(CHROMIUM).exists():
+        return
+    import pytest
+
+    if os.environ.get("BIGMODEL_REQUIRE_BROWSER"):
+        pytest.fail(f"{CHROMIUM} is missing, and browser tests must run here")
+    pytest.skip(f"{CHROMIUM} is missing; install Debian's chromium package")
+
+
+@contextlib.contextmanager
+def chromium() -> Iterator[Browser]:
+    """Launch Debian's headless Chromium through Playwright for the block."""
+    require_browser()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def idle(page: Page, timeout: float = 60_000) -> None:
+    """Wait until the app's current script run has finished."""
+    page.wait_for_selector(IDLE, timeout=timeout)
+
+
+def shot(page: Page, name: str) -> None:
+    """Save a screenshot when BIGMODEL_SCREENSHOTS names a folder."""
+    folder = os.environ.get("BIGMODEL_SCREENSHOTS")
+    if folder:
+        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float, interval: float = 0.5) -> Any:
+    """Poll `predicate` until it returns a true value, and return that value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("condition not met in time")
+
+
+def chart_points(page: Page) -> int:
+    """Count the data points drawn in the page's plotly traces."""
+    return page.locator('[data-testid="stPlotlyChart"] .scatterlayer .point').count()

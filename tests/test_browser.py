@@ -6,62 +6,23 @@ digit image. Set BIGMODEL_SCREENSHOTS to a folder to keep screenshots of each st
 
 from __future__ import annotations
 
-import os
 import re
-import time
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 from bigmodel import i18n, inference_client, services, views
 from bigmodel.store import COMPLETED, RunStore
-from tests.studio_server import CHROMIUM, CHROMIUM_ARGS, IDLE, running_studio
+from tests.studio_server import chart_points, chromium, idle, running_studio, shot, wait_for
 
 pytestmark = pytest.mark.browser
 DIGIT = Path(__file__).resolve().parent.parent / "assets" / "digits" / "3" / "0003.png"
 
 
-def _require_browser() -> None:
-    if Path(CHROMIUM).exists():
-        return
-    if os.environ.get("BIGMODEL_REQUIRE_BROWSER"):
-        pytest.fail(f"{CHROMIUM} is missing, and browser tests must run here")
-    pytest.skip(f"{CHROMIUM} is missing; install Debian's chromium package")
-
-
 @pytest.fixture
 def browser():
-    _require_browser()
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as browser:
         yield browser
-        browser.close()
-
-
-def _idle(page, timeout: float = 60_000) -> None:
-    page.wait_for_selector(IDLE, timeout=timeout)
-
-
-def _shot(page, name: str) -> None:
-    folder = os.environ.get("BIGMODEL_SCREENSHOTS")
-    if folder:
-        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
-
-
-def _chart_points(page) -> int:
-    """Count the data points drawn in the training chart's plotly traces."""
-    return page.locator('[data-testid="stPlotlyChart"] .scatterlayer .point').count()
-
-
-def _wait_for(predicate, timeout: float, interval: float = 0.5):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not met in time")
 
 
 def test_sample_path_train_and_predict(browser, home):
@@ -71,47 +32,47 @@ def test_sample_path_train_and_predict(browser, home):
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
 
         page.goto(f"{url}/?lang=en")
-        _idle(page)
+        idle(page)
         page.get_by_role("button", name=t("ui.data.sample_button")).click()
         page.wait_for_selector('[data-testid="stPlotlyChart"]', timeout=60_000)
-        _idle(page)
-        _shot(page, "data")
+        idle(page)
+        shot(page, "data")
         dataset = store.list_datasets("image")[0]
         assert dataset.summary["num_images"] == 1797
 
         page.goto(f"{url}/train?lang=en&dataset={dataset.id}")
-        _idle(page)
+        idle(page)
         page.get_by_role("spinbutton", name=t("settings.epochs.label")).fill("2")
         page.get_by_role("button", name=t("ui.train.start")).click()
-        _idle(page)
+        idle(page)
 
-        run = _wait_for(lambda: (store.list_runs() or [None])[0], timeout=30)
-        _wait_for(lambda: store.get_metrics(run.id), timeout=120)
+        run = wait_for(lambda: (store.list_runs() or [None])[0], timeout=30)
+        wait_for(lambda: store.get_metrics(run.id), timeout=120)
         page.reload()
-        _idle(page)
+        idle(page)
         assert page.get_by_text(re.compile(rf"#{run.id}\b")).count() > 0
-        _wait_for(lambda: _chart_points(page) > 0, timeout=120)
-        _shot(page, "train-running")
+        wait_for(lambda: chart_points(page) > 0, timeout=120)
+        shot(page, "train-running")
 
-        finished = _wait_for(
+        finished = wait_for(
             lambda: store.get_run(run.id) if not store.get_run(run.id).is_active else None,
             timeout=300,
         )
         assert finished.status == COMPLETED, finished.error_key
         assert finished.results["epochs_trained"] == 2
         page.get_by_text(re.compile("Training finished")).wait_for(timeout=30_000)
-        assert _chart_points(page) >= 2
-        _shot(page, "train-finished")
+        assert chart_points(page) >= 2
+        shot(page, "train-finished")
 
         page.goto(f"{url}/predict?lang=en")
-        _idle(page)
+        idle(page)
         page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(DIGIT))
         expected = inference_client.predict_images(home, run.id, [(DIGIT.name, DIGIT.read_bytes())])
         top_label, top_probability = expected[0].top[0]
         result = page.get_by_text(re.compile(rf"^{re.escape(top_label)} · "))
         result.first.wait_for(timeout=120_000)
-        _idle(page)
-        _shot(page, "predict")
+        idle(page)
+        shot(page, "predict")
         assert services.is_running(home, services.INFERENCE)
         assert result.first.inner_text() == f"{top_label} · {views.format_percent(top_probability)}"
 
@@ -121,10 +82,10 @@ def test_page_url_first_visit_runs_app(browser, home):
     with running_studio(home) as url:
         page = browser.new_page()
         page.goto(f"{url}/train?lang=en")
-        _idle(page)
+        idle(page)
 
         sidebar = page.locator('[data-testid="stSidebar"]')
         assert sidebar.get_by_text(t("ui.app.language")).count() == 1
         assert sidebar.get_by_text(t("ui.nav.predict")).count() == 1
         assert page.get_by_role("heading", name=t("ui.train.title")).count() == 1
-        _wait_for(lambda: services.is_running(home, services.WORKER), timeout=30)
+        wait_for(lambda: services.is_running(home, services.WORKER), timeout=30)

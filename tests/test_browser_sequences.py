@@ -10,18 +10,16 @@ screenshots of each step.
 
 from __future__ import annotations
 
-import os
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from bigmodel import i18n, jobs
 from bigmodel.config import Home
 from bigmodel.store import COMPLETED, RunStore
-from tests.studio_server import CHROMIUM, CHROMIUM_ARGS, IDLE, running_studio
+from tests.studio_server import chart_points, chromium, idle, running_studio, shot, wait_for
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,21 +28,10 @@ CASES = Path(__file__).resolve().parent / "cases"
 EN = i18n.Translator("en")
 
 
-def _require_browser() -> None:
-    if Path(CHROMIUM).exists():
-        return
-    if os.environ.get("BIGMODEL_REQUIRE_BROWSER"):
-        pytest.fail(f"{CHROMIUM} is missing, and browser tests must run here")
-    pytest.skip(f"{CHROMIUM} is missing; install Debian's chromium package")
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    _require_browser()
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")
@@ -62,26 +49,6 @@ def page(browser: Browser) -> Iterator[Page]:
     page.close()
 
 
-def _idle(page: Page, timeout: float = 60_000) -> None:
-    page.wait_for_selector(IDLE, timeout=timeout)
-
-
-def _shot(page: Page, name: str) -> None:
-    folder = os.environ.get("BIGMODEL_SCREENSHOTS")
-    if folder:
-        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
-
-
-def _wait_for(predicate, timeout: float, interval: float = 0.5):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not met in time")
-
-
 def _upload_csv(page: Page, t: i18n.Translator, path: Path) -> None:
     """Open the CSV tab of the data page and drop `path` on its uploader."""
     page.get_by_role("tab", name=t("ui.data.tab.csv")).click()
@@ -90,18 +57,14 @@ def _upload_csv(page: Page, t: i18n.Translator, path: Path) -> None:
     )
     uploader.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(path))
     page.get_by_text(t("ui.data.seq_understood")).wait_for(timeout=60_000)
-    _idle(page)
+    idle(page)
 
 
 def _choose(page: Page, label: str, option: str) -> None:
     """Pick `option` in the selectbox labelled `label` (a combobox in Streamlit 1.67)."""
     page.get_by_role("combobox", name=label).click()
     page.get_by_role("option", name=option).click()
-    _idle(page)
-
-
-def _chart_points(page: Page) -> int:
-    return page.locator('[data-testid="stPlotlyChart"] .scatterlayer .point').count()
+    idle(page)
 
 
 def _finished(store: RunStore, run_id: int):
@@ -112,40 +75,40 @@ def _finished(store: RunStore, run_id: int):
 def test_gunpoint_upload_train_and_predict(studio, page: Page, tmp_path: Path) -> None:
     url, store = studio
     page.goto(f"{url}/?lang=en")
-    _idle(page)
+    idle(page)
     _upload_csv(page, EN, SEQUENCES / "GunPoint_TRAIN.csv")
     assert page.get_by_text("Read as UTF-8, separator comma (,)").count() == 1
-    _shot(page, "sequence-data")
+    shot(page, "sequence-data")
     page.locator(".st-key-data_seq_store button").click()
-    dataset = _wait_for(lambda: store.list_datasets("sequence"), timeout=30)[0]
+    dataset = wait_for(lambda: store.list_datasets("sequence"), timeout=30)[0]
     assert dataset.summary["num_sequences"] == 50
 
     page.goto(f"{url}/train?lang=en&dataset={dataset.id}")
-    _idle(page)
+    idle(page)
     _choose(page, EN("ui.train.family"), EN("ui.family.cnn1d"))
     page.get_by_role("spinbutton", name=EN("settings.epochs.label")).fill("3")
     page.get_by_role("button", name=EN("ui.train.start")).click()
-    _idle(page)
-    run = _wait_for(lambda: (store.list_runs() or [None])[0], timeout=30)
+    idle(page)
+    run = wait_for(lambda: (store.list_runs() or [None])[0], timeout=30)
     assert run.family == "cnn1d"
-    _wait_for(lambda: _chart_points(page) > 0, timeout=120)
-    _shot(page, "sequence-train-running")
-    finished = _wait_for(lambda: _finished(store, run.id), timeout=180)
+    wait_for(lambda: chart_points(page) > 0, timeout=120)
+    shot(page, "sequence-train-running")
+    finished = wait_for(lambda: _finished(store, run.id), timeout=180)
     assert finished.status == COMPLETED, finished.error_key
     assert finished.results["epochs_trained"] == 3
     page.get_by_text("Training finished. Validation accuracy:").wait_for(timeout=30_000)
 
     page.goto(f"{url}/predict?lang=en&model={run.id}")
-    _idle(page)
+    idle(page)
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
         str(SEQUENCES / "GunPoint_TEST.csv")
     )
     download = page.locator('[data-testid="stDownloadButton"] button')
     download.wait_for(timeout=180_000)
-    _idle(page)
+    idle(page)
     assert page.locator('[data-testid="stDataFrame"]').count() == 1
     assert page.get_by_text("of 150 sequences").count() == 1
-    _shot(page, "sequence-predict")
+    shot(page, "sequence-predict")
     with page.expect_download() as event:
         download.click()
     path = tmp_path / "predictions.csv"
@@ -158,10 +121,10 @@ def test_gunpoint_upload_train_and_predict(studio, page: Page, tmp_path: Path) -
 def test_airline_forecast_chart(studio, page: Page) -> None:
     url, store = studio
     page.goto(f"{url}/?lang=en")
-    _idle(page)
+    idle(page)
     page.locator(".st-key-data_seq_sample_airline button").click()
-    _idle(page)
-    dataset = _wait_for(
+    idle(page)
+    dataset = wait_for(
         lambda: [d for d in store.list_datasets("sequence") if d.name == "sample:airline"],
         timeout=30,
     )[0]
@@ -170,32 +133,32 @@ def test_airline_forecast_chart(studio, page: Page) -> None:
     run_id = jobs.submit_run(
         store, dataset.id, "cnn1d", preset="fast", training={"epochs": 3}, name="airline"
     )
-    finished = _wait_for(lambda: _finished(store, run_id), timeout=180)
+    finished = wait_for(lambda: _finished(store, run_id), timeout=180)
     assert finished.status == COMPLETED, finished.error_key
     page.goto(f"{url}/train?lang=en&run={run_id}")
-    _idle(page)
+    idle(page)
     assert page.get_by_text("Training finished. Validation MAE:").count() == 1
 
     page.goto(f"{url}/predict?lang=en&model={run_id}")
-    _idle(page)
+    idle(page)
     page.locator(".st-key-predict_sample_button button").click()
     chart = page.locator(".st-key-predict_forecast")
     chart.locator(".legend").wait_for(timeout=180_000)
-    _idle(page)
+    idle(page)
     assert chart.get_by_text(EN("ui.chart.history"), exact=True).count() == 1
     assert chart.get_by_text(EN("ui.chart.forecast"), exact=True).count() == 1
 
     page.locator(".st-key-predict_holdout label").click()
     chart.get_by_text(EN("ui.chart.actual"), exact=True).wait_for(timeout=120_000)
-    _idle(page)
-    _shot(page, "sequence-forecast")
+    idle(page)
+    shot(page, "sequence-forecast")
 
 
 def test_gbk_headers_in_chinese(studio, page: Page) -> None:
     url, _ = studio
     zh = i18n.Translator("zh-CN")
     page.goto(f"{url}/?lang=zh-CN")
-    _idle(page)
+    idle(page)
     _upload_csv(page, zh, CASES / "B43_gbk.csv")
 
     assert page.get_by_text("GB18030").count() >= 1
@@ -203,4 +166,4 @@ def test_gbk_headers_in_chinese(studio, page: Page) -> None:
     order = page.get_by_role("combobox", name=zh("sequences.spec.order_column.label"))
     assert order.input_value() == "时间"
     assert page.get_by_text("未使用的列：备注").count() == 1
-    _shot(page, "sequence-gbk-zh-CN")
+    shot(page, "sequence-gbk-zh-CN")
