@@ -2,7 +2,7 @@
 
 Each family (rnn, attention, cnn1d) is trained as a studio run on the official
 training file, with its `balanced` preset, whose settings are the defaults. It is
-then scored on the official test file, which it never sees during training:
+then scored on the official test file, which is never used in training:
 
 - GunPoint (UCR archive): wide layout, 50 training and 150 test series of 150 steps.
 - BasicMotions (UEA archive): long layout, 40 and 40 recordings of 6 channels x 100 steps.

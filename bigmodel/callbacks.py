@@ -120,9 +120,9 @@ class RunStoreLogger(keras.callbacks.Callback):
 class Checkpointer(keras.callbacks.Callback):
     """Keep the latest and the best state of a run on disk while it trains.
 
-    `latest.keras` is the whole model with its optimizer state, written after an epoch
-    when `interval` seconds have passed since the last write and after the last
-    epoch; `best.weights.h5` contains the weights of the epoch with the lowest
+    `latest.keras` is the whole model with its optimizer state. It is written after an
+    epoch when `interval` seconds have passed since the last write, and after the last
+    epoch. `best.weights.h5` contains the weights of the epoch with the lowest
     validation loss so far. Both survive a killed worker.
 
     Args:

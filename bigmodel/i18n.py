@@ -87,7 +87,7 @@ def translate(language: str, key: str, **params: Any) -> str:
     """Return the message `key` in `language`, filled with `params`.
 
     A key missing from the catalog returns the key itself, so a gap is visible on the
-    page instead of crashing it; the catalog tests catch such gaps before release.
+    page instead of crashing it. The catalog tests catch such gaps before release.
     """
     template = catalog(language).get(key) or catalog(DEFAULT_LANGUAGE).get(key) or key
     return _FORMATTER.format(template, **params)

@@ -13,7 +13,7 @@ Endpoints:
                    -> {"columns": [...], "records": [...]}, the table of
                    `SequencePredictor.predict_csv` as JSON records.
 
-A bad request is answered with status 400 and {"error": {"key", "params"}}.
+A bad request gets status 400 and {"error": {"key", "params"}}.
 """
 
 from __future__ import annotations

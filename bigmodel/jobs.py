@@ -1,7 +1,7 @@
 """Submitting, watching and stopping training runs.
 
 These functions only write to and read from the run store, so the web server calls
-them without loading TensorFlow; a worker process does the training.
+them without loading TensorFlow. A worker process does the training.
 """
 
 from __future__ import annotations

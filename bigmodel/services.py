@@ -2,7 +2,7 @@
 inference service.
 
 Each process holds an exclusive lock on a file in the data folder while it lives, so
-one look at the lock tells whether it runs, and a second copy started by accident
+one look at the lock shows whether it runs, and a second copy started by accident
 exits at once. The processes are started in their own session, so they outlive the
 page or command that started them.
 """

@@ -186,7 +186,7 @@ def to_dict(settings: Any) -> dict[str, Any]:
 
 @dataclasses.dataclass(frozen=True)
 class TrainingSettings:
-    """How a model is trained, whatever its family."""
+    """Training hyperparameters, shared by every family."""
 
     optimizer: str = setting("adam", choices=("adam", "adamw", "rmsprop", "sgd"))
     learning_rate: float = setting(0.001, minimum=1e-6, maximum=1.0, log_scale=True)

@@ -18,7 +18,7 @@ def split_indices(
     """Split example indices into training and validation, class by class.
 
     Each class gives `validation_split` of its examples to validation, rounded, but
-    always keeps at least one for training, so the model sees every class; a class
+    always keeps at least one for training, so the model trains on every class. A class
     with a single example therefore has none in validation.
 
     Raises:

@@ -91,7 +91,7 @@ def utcnow() -> dt.datetime:
 
 @dataclasses.dataclass(frozen=True)
 class DatasetRecord:
-    """A canonical dataset as the store knows it; its files live at `path`."""
+    """A canonical dataset as recorded in the store. Its files are at `path`."""
 
     id: str
     kind: str

@@ -25,6 +25,7 @@ DEFAULT_OUTPUT = Path(__file__).resolve().parent.parent / "assets" / "digits"
 DIGITS_MAX_VALUE = 16
 """Pixel values of `load_digits()` count set cells in a 4×4 block, so they run from 0 to 16."""
 
+
 def to_uint8(image: np.ndarray) -> np.ndarray:
     """Scale an 8×8 array of 0–16 values to 0–255, rounding to the nearest integer."""
     return np.rint(image * (255 / DIGITS_MAX_VALUE)).astype(np.uint8)

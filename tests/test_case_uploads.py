@@ -1,6 +1,6 @@
 """Every hostile image and archive case, fed through the studio's upload widgets.
 
-The core tests check each outcome on the functions; these check that the pages show
+The core tests check each outcome on the functions. These check that the pages show
 the same outcome to the user: accepted files become classes, skipped files are
 listed with their reason, rejected uploads show a message and store nothing.
 """

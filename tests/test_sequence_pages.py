@@ -506,7 +506,7 @@ def test_forecast_chart_with_held_out_values(
     assert len(sent[1].decode().splitlines()) == 1 + 144 - 12
     traces = {trace["name"]: trace for trace in chart(app, "predict_forecast")["data"]}
     assert len(traces["History"]["x"]) == 132
-    # The actual line starts at the last month of the history and holds the 12 months after it.
+    # The actual line starts at the last month of the history and contains the 12 months after it.
     assert traces["Actual values (held out)"]["x"][:2] == ["1959-12", "1960-01"]
     assert len(traces["Actual values (held out)"]["x"]) == 13
 

@@ -7,7 +7,7 @@ draws the history and the forecast. When the user hides the file's last values f
 the model, the chart shows them beside the forecast.
 
 Session state: `predict_sequence_results` (the last table and the request it
-answers, so a rerun does not predict again) and `predict_sample` (the run and the
+belongs to, so a rerun does not predict again) and `predict_sample` (the run and the
 bundled sample whose test file the user chose for it).
 """
 
