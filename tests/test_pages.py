@@ -13,7 +13,7 @@ from image_factory import png_bytes
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from bigmodel import i18n, inference_client, services
+from bigmodel import glossary, i18n, inference_client, services
 from bigmodel.architectures.cnn import CNNSettings
 from bigmodel.config import Home
 from bigmodel.image_datasets import ingest_files
@@ -260,7 +260,7 @@ def test_train_form_offers_every_setting(store: RunStore) -> None:
             accessor = "select_slider" if spec.log_scale else accessors[spec.kind]
             widget = getattr(app, accessor)(key=f"{prefix}_{spec.name}")
             assert widget.label == i18n.translate("en", spec.label_key)
-            assert widget.help == i18n.translate("en", spec.help_key)
+            assert widget.help == glossary.setting_help(spec.name, i18n.Translator("en"))
             assert widget.value == spec.default, spec.name
 
 
