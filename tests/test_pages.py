@@ -24,12 +24,19 @@ from bigmodel.store import COMPLETED, FAILED, QUEUED, MetricRow, RunStore
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
 CASES = Path(__file__).resolve().parent / "cases"
-PAGES = ("app_pages/data.py", "app_pages/train.py", "app_pages/predict.py", "app_pages/models.py")
+PAGES = (
+    "app_pages/data.py",
+    "app_pages/train.py",
+    "app_pages/predict.py",
+    "app_pages/models.py",
+    "app_pages/glossary.py",
+)
 TITLES = {
     "app_pages/data.py": "ui.data.title",
     "app_pages/train.py": "ui.train.title",
     "app_pages/predict.py": "ui.predict.title",
     "app_pages/models.py": "ui.models.title",
+    "app_pages/glossary.py": "glossary.page.title",
 }
 RED, BLUE = (220, 30, 30), (30, 30, 220)
 SETTINGS = {"preset": "fast", "model": {}, "training": {"epochs": 3}}
