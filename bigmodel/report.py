@@ -5,7 +5,7 @@ curves, the evaluation on the validation split, the best and worst examples and 
 model's limits, in one language. plotly.js is embedded once in the page and images
 are inlined as PNG data URIs, so the file has no outside reference. It needs an
 evaluation (`bigmodel.evaluation`): the CLI computes one with TensorFlow, and the
-studio asks the inference service for it. No Streamlit or TensorFlow here.
+studio requests it from the inference service. No Streamlit or TensorFlow here.
 """
 
 from __future__ import annotations

@@ -33,6 +33,21 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> RunStore:
     return RunStore(Home.from_env().ensure())
 
 
+@pytest.fixture
+def missing_keys(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record every catalog key that a page requests and the catalog of its language lacks."""
+    missing: list[str] = []
+    translate = i18n.translate
+
+    def checked(language: str, key: str, **params: object) -> str:
+        if key not in i18n.catalog(language):
+            missing.append(key)
+        return translate(language, key, **params)
+
+    monkeypatch.setattr(i18n, "translate", checked)
+    return missing
+
+
 def image_evaluation(store: RunStore, ids: dict) -> EvaluationData:
     """Build an evaluation of the six colour images: five right, one confidently wrong."""
     run = store.get_run(int(ids["completed"]))
@@ -160,7 +175,7 @@ def test_value_limits_give_range_and_largest_error() -> None:
 
 
 @pytest.mark.parametrize("language", i18n.LANGUAGES)
-def test_demo_page_shows_result(store: RunStore, language: str) -> None:
+def test_demo_page_shows_result(store: RunStore, language: str, missing_keys: list[str]) -> None:
     ids = populate_store(store)
     data = image_evaluation(store, ids)
     save_as_service(store, data)
@@ -183,6 +198,7 @@ def test_demo_page_shows_result(store: RunStore, language: str) -> None:
     ]
     assert app.query_params["model"] == str(ids["completed"])
     assert app.selectbox(key="demo_model").value == ids["completed"]
+    assert missing_keys == []
 
 
 def test_presentation_mode_hides_picker(store: RunStore) -> None:

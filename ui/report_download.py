@@ -1,7 +1,7 @@
 """The train page's report download: one HTML file of a finished run, built on request.
 
-Building the report needs the run's evaluation, which the inference service computes
-once and caches, and takes a second or two, so it is built only after a click.
+The report needs the run's evaluation, which the inference service computes once and
+caches, and the HTML is several megabytes, so it is built only after a click.
 Session state: `report_file` (the run id, language and HTML of the last report).
 """
 
