@@ -12,14 +12,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 from image_factory import png_bytes
-from test_pages import RED, populate_store, start_app
+from test_pages import RED, SETTINGS, populate_store, start_app
 
 from bigmodel import evaluation, i18n, inference_client, showcase
 from bigmodel.config import Home
 from bigmodel.evaluation import EvaluationData
 from bigmodel.image_datasets import load_image_dataset
 from bigmodel.inference_client import Prediction
-from bigmodel.store import RunStore
+from bigmodel.samples import load_sequence_sample
+from bigmodel.store import COMPLETED, RunStore
 
 CONFIDENT_MISTAKE = 0
 """Position of the one misclassified example in `image_evaluation`."""
@@ -285,3 +286,66 @@ def test_demo_without_model_shows_guard(store: RunStore) -> None:
 
     assert not app.exception
     assert [box.value for box in app.info] == [i18n.translate("zh-CN", "demo.no_model")]
+
+
+def sequence_evaluation(store: RunStore, sample: str) -> EvaluationData:
+    """Store a sequence sample, a completed run on it and an evaluation of a few examples."""
+    dataset = load_sequence_sample(sample, store)
+    examples = dataset.examples()
+    positions = list(range(min(8, len(examples.x))))
+    task = dataset.summary["task"]
+    run_id = store.create_run(sample, dataset.id, "cnn1d", SETTINGS)
+    store.start_run(run_id, worker_pid=1)
+    results = {"task": task, "input_spec": {"kind": "sequence"}, "val_loss": 0.5}
+    model_path = store.home.run_dir(run_id) / "model.keras"
+    store.finish_run(run_id, COMPLETED, results=results, model_path=str(model_path))
+
+    if task == "classification":
+        classes = tuple(dataset.summary["classes"])
+        y_true = np.asarray(examples.y[positions], dtype=np.int64)
+        y_pred = np.full((len(positions), len(classes)), 0.1, dtype=np.float32)
+        answers = y_true.copy()
+        answers[::2] = (y_true[::2] + 1) % len(classes)  # every other example is a mistake
+        y_pred[np.arange(len(positions)), answers] = 0.9
+        targets: tuple[str, ...] = ()
+    else:
+        classes = ()
+        y_true = np.asarray(examples.y[positions], dtype=np.float32).reshape(len(positions), -1)
+        y_pred = y_true * 1.1
+        targets = tuple(dataset.summary["targets"])
+    return EvaluationData(
+        run_id=run_id,
+        source=evaluation.VALIDATION,
+        dataset_id=dataset.id,
+        kind="sequence",
+        task=task,
+        class_names=classes,
+        target_names=targets,
+        horizon=int(dataset.spec.horizon or 1),
+        references=tuple(str(position) for position in positions),
+        names=tuple(str(examples.names[position]) for position in positions),
+        y_true=y_true,
+        y_pred=y_pred,
+    )
+
+
+@pytest.mark.parametrize("sample", ["gunpoint", "airline"])
+def test_demo_page_shows_sequences(store: RunStore, sample: str, missing_keys: list[str]) -> None:
+    data = sequence_evaluation(store, sample)
+    save_as_service(store, data)
+    t = i18n.Translator("en")
+
+    app = start_app()
+    app.switch_page("app_pages/demo.py").run()
+
+    assert not app.exception
+    assert app.header[0].value == showcase.headline(data, evaluation.summarize(data), t)
+    charts = [json.loads(chart.proto.spec) for chart in app.get("plotly_chart")]
+    expected = "heatmap" if sample == "gunpoint" else "scatter"
+    assert charts[0]["data"][0]["type"] == expected
+    assert len(charts) == 1 + 2 * showcase.EXAMPLES_SHOWN
+    if sample == "airline":
+        assert data.task == "forecast"
+        forecast = charts[1]["data"][-1]
+        assert forecast["name"] == t("ui.chart.forecast")
+    assert missing_keys == []
