@@ -80,8 +80,15 @@ def metric_help(metric: str, t: i18n.Translator) -> str:
 
 
 def setting_help(name: str, t: i18n.Translator) -> str:
-    """Return the help a setting's form field shows on hover: what it is, then how to set it."""
-    return f"{t(f'glossary.setting.{name}')}\n\n{t(f'settings.{name}.help')}"
+    """Return the help a setting's form field shows on hover: what it is, then how to set it.
+
+    A setting without a glossary entry shows its advice alone, never a bare catalog key.
+    """
+    advice = t(f"settings.{name}.help")
+    key = f"glossary.setting.{name}"
+    if key not in i18n.catalog(t.language):
+        return advice
+    return f"{t(key)}\n\n{advice}"
 
 
 def entries(t: i18n.Translator) -> list[GlossaryEntry]:
