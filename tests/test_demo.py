@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from image_factory import png_bytes
 from test_pages import RED, SETTINGS, populate_store, start_app
@@ -279,6 +280,10 @@ def test_try_it_predicts_dropped_image(store: RunStore, monkeypatch: pytest.Monk
     answer = i18n.translate("en", "demo.try_answer", label="red", confidence="90.0%")
     assert answer in [header.value for header in app.header]
 
+    app.run()
+    assert len(calls) == 1
+    assert answer in [header.value for header in app.header]
+
 
 def test_demo_without_model_shows_guard(store: RunStore) -> None:
     app = start_app("zh-CN")
@@ -349,3 +354,23 @@ def test_demo_page_shows_sequences(store: RunStore, sample: str, missing_keys: l
         forecast = charts[1]["data"][-1]
         assert forecast["name"] == t("ui.chart.forecast")
     assert missing_keys == []
+
+
+def test_try_it_predicts_dropped_csv(store: RunStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = sequence_evaluation(store, "gunpoint")
+    save_as_service(store, data)
+    calls = []
+
+    def fake_predict(home, run_id, csv_bytes, source, top_k=3):
+        calls.append((run_id, source))
+        return pd.DataFrame({"sequence": ["s1"], "prediction": ["2"], "confidence": [0.8]})
+
+    monkeypatch.setattr(inference_client, "predict_sequences", fake_predict)
+    app = start_app()
+    app.switch_page("app_pages/demo.py").run()
+    app.file_uploader(key="demo_try_csv").set_value(("one.csv", b"t0,t1\n1,2\n", "text/csv")).run()
+
+    assert not app.exception
+    assert calls == [(data.run_id, "one.csv")]
+    table = app.dataframe[0].value
+    assert list(table[i18n.translate("en", "ui.predict.column.prediction")]) == ["2"]

@@ -9,6 +9,7 @@ type. Session state: `demo_model` (the chosen run), `demo_present` (the toggle) 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 import studio_ui
@@ -24,6 +25,7 @@ from bigmodel import (
 from bigmodel.errors import BigModelError
 from bigmodel.evaluation import EvaluationData, EvaluationSummary
 from bigmodel.imaging import decode_image, make_thumbnail
+from bigmodel.inference_client import Prediction
 from bigmodel.store import Run, RunStore
 
 PRESENT_PARAMETER = "present"
@@ -174,17 +176,37 @@ def try_it_ui(run: Run, t: i18n.Translator) -> None:
         return
 
     try:
-        with st.spinner(t("demo.try_running")):
-            if views.model_kind(run) == "sequence":
-                _try_sequences(run, upload.name, upload.getvalue(), t)
-            else:
-                _try_image(run, upload.name, upload.getvalue(), t)
+        result = _try_prediction(run, upload.file_id, upload.name, upload.getvalue(), t)
     except BigModelError as error:
         studio_ui.show_error(error, t)
+        return
+    if isinstance(result, Prediction):
+        _try_image_ui(upload.name, upload.getvalue(), result, t)
+    else:
+        st.dataframe(sequence_views.prediction_frame(result, t), hide_index=True)
 
 
-def _try_image(run: Run, name: str, data: bytes, t: i18n.Translator) -> None:
-    [prediction] = inference_client.predict_images(studio_ui.home(), run.id, [(name, data)])
+def _try_prediction(
+    run: Run, file_id: str, name: str, data: bytes, t: i18n.Translator
+) -> Prediction | pd.DataFrame:
+    """Request the prediction of a dropped file once, and reuse it while the file stays."""
+    request = (run.id, file_id)
+    cached = st.session_state.get("demo_try_result")
+    if cached is not None and cached[0] == request:
+        return cached[1]  # type: ignore[no-any-return]
+
+    with st.spinner(t("demo.try_running")):
+        if views.model_kind(run) == "sequence":
+            result: Prediction | pd.DataFrame = inference_client.predict_sequences(
+                studio_ui.home(), run.id, data, name
+            )
+        else:
+            [result] = inference_client.predict_images(studio_ui.home(), run.id, [(name, data)])
+    st.session_state["demo_try_result"] = (request, result)
+    return result
+
+
+def _try_image_ui(name: str, data: bytes, prediction: Prediction, t: i18n.Translator) -> None:
     picture, answer = st.columns([1, 2])
     try:
         picture.image(make_thumbnail(decode_image(data, name).pixels, TRY_PREVIEW_SIZE))
@@ -207,11 +229,6 @@ def _try_image(run: Run, name: str, data: bytes, t: i18n.Translator) -> None:
                 probability=views.format_percent(other_probability),
             ),
         )
-
-
-def _try_sequences(run: Run, name: str, data: bytes, t: i18n.Translator) -> None:
-    table = inference_client.predict_sequences(studio_ui.home(), run.id, data, name)
-    st.dataframe(sequence_views.prediction_frame(table, t), hide_index=True)
 
 
 def limits_ui(
