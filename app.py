@@ -1,8 +1,8 @@
 """BigModel Studio in the browser: navigation, language and the shared sidebar.
 
 Run it with `streamlit run app.py`. Each page lives in `app_pages/` and is named here, so
-its URL (`/` for the data page, `/train`, `/predict`, `/models`) stays the same in every
-language.
+its URL (`/` for the data page, `/train`, `/predict`, `/models`, `/demo`, `/glossary`)
+stays the same in every language.
 The folder is not called `pages/`, because Streamlit runs the files of a `pages/` folder
 as pages of their own when the first visit after a start is to a page URL. That visit
 would skip this file, its navigation and the start of the background services.
@@ -42,6 +42,18 @@ page = st.navigation(
             title=t("ui.nav.models"),
             icon=":material/inventory_2:",
             url_path="models",
+        ),
+        st.Page(
+            "app_pages/demo.py",
+            title=t("demo.nav"),
+            icon=":material/slideshow:",
+            url_path="demo",
+        ),
+        st.Page(
+            "app_pages/glossary.py",
+            title=t("glossary.page.title"),
+            icon=":material/menu_book:",
+            url_path="glossary",
         ),
     ]
 )

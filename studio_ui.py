@@ -15,7 +15,7 @@ from typing import Any
 
 import streamlit as st
 
-from bigmodel import i18n, services, views
+from bigmodel import glossary, i18n, services, views
 from bigmodel.config import Home
 from bigmodel.errors import BigModelError
 from bigmodel.settings import Kind, SettingSpec
@@ -117,9 +117,9 @@ def settings_form_ui(
 ) -> dict[str, Any]:
     """Draw a widget for each setting and return the values the user set, by name.
 
-    `values` fills widgets that have no value in this session yet. Labels and help
-    texts are the catalog's `settings.<name>.label` and `.help`; ranges and steps come
-    from each spec, so the form accepts what validation accepts.
+    `values` fills widgets that have no value in this session yet. Labels are the
+    catalog's `settings.<name>.label`, and help texts `glossary.setting_help`. Ranges
+    and steps come from each spec, so the form accepts what validation accepts.
     """
     columns = st.columns(SETTINGS_COLUMNS)
     chosen: dict[str, Any] = {}
@@ -134,7 +134,7 @@ def settings_form_ui(
 
 def _setting_ui(spec: SettingSpec, t: i18n.Translator, key: str) -> Any:
     label = t(spec.label_key)
-    help_text = t(spec.help_key)
+    help_text = glossary.setting_help(spec.name, t)
     common: dict[str, Any] = {"key": key, "help": help_text, "persist_state": "session"}
 
     if spec.kind is Kind.BOOLEAN:

@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 import studio_ui
-from bigmodel import sequence_views, views
+from bigmodel import glossary, sequence_views, views
 from bigmodel.store import Run
 
 t = studio_ui.translator()
@@ -20,12 +20,21 @@ def runs_table_ui(runs: list[Run], dataset_names: dict[str, str]) -> None:
         "dataset": t("ui.models.column.dataset"),
         "family": t("ui.models.column.family"),
         "val_accuracy": st.column_config.ProgressColumn(
-            t("ui.models.column.val_accuracy"), format="percent", min_value=0, max_value=1
+            t("ui.models.column.val_accuracy"),
+            format="percent",
+            min_value=0,
+            max_value=1,
+            help=glossary.metric_help("accuracy", t),
         ),
-        "val_error": t("ui.models.column.val_error"),
+        "val_error": st.column_config.TextColumn(
+            t("ui.models.column.val_error"),
+            help=f"{glossary.metric_help('mae', t)} {glossary.metric_help('rmse', t)}",
+        ),
         "epochs": t("ui.models.column.epochs"),
         "parameters": st.column_config.NumberColumn(
-            t("ui.models.column.parameters"), format="localized"
+            t("ui.models.column.parameters"),
+            format="localized",
+            help=glossary.metric_help("parameters", t),
         ),
         "created": t("ui.models.column.created"),
     }

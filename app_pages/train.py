@@ -15,7 +15,7 @@ from bigmodel.architectures import DEFAULT_PRESET, PRESETS, families, get_family
 from bigmodel.errors import BigModelError
 from bigmodel.settings import TrainingSettings, specs
 from bigmodel.store import ACTIVE_STATUSES, DatasetRecord, Run
-from ui import run_view
+from ui import report_download, run_view
 
 t = studio_ui.translator()
 store = studio_ui.store()
@@ -174,4 +174,5 @@ if run_id is None:
 
 run_view.run_view_ui(store.get_run(run_id), t, store)
 run_view.run_log_ui(store.get_run(run_id), t, store)
+report_download.report_ui(store.get_run(run_id), t, store)
 other_runs_ui(run_id, runs)

@@ -2,8 +2,9 @@
 
 Commands mirror the studio's pages: `ingest` a folder, zip or CSV file, `train` a
 model with progress in the terminal, `predict` images or the sequences of CSV files,
-list `runs` and `datasets`. `worker` and `inference` start the background processes
-the web studio uses. Messages follow `--lang` or the environment's locale.
+write a run's HTML `report`, list `runs` and `datasets`. `worker` and `inference`
+start the background processes the web studio uses. Messages follow `--lang` or the
+environment's locale.
 """
 
 from __future__ import annotations
@@ -66,6 +67,10 @@ def build_parser(t: i18n.Translator) -> argparse.ArgumentParser:
     predict.add_argument("--run", type=int, required=True, help=t("cli.predict_run"))
     predict.add_argument("files", nargs="+", type=Path, help=t("cli.sequence.predict_files"))
     predict.add_argument("--top", type=int, default=3, help=t("cli.predict_top"))
+
+    report = commands.add_parser("report", parents=[common], help=t("report.cli_help"))
+    report.add_argument("run", type=int, help=t("report.cli_run"))
+    report.add_argument("--output", type=Path, help=t("report.cli_output"))
 
     commands.add_parser("runs", parents=[common], help=t("cli.runs"))
     commands.add_parser("datasets", parents=[common], help=t("cli.datasets"))
@@ -380,6 +385,20 @@ def _predict_sequences(
     return 1 if failed else 0
 
 
+def _report(args: argparse.Namespace, home: Home, t: i18n.Translator) -> int:
+    """Write a run's HTML report, evaluating its model here first when no evaluation is cached."""
+    from bigmodel import evaluation, report
+
+    store = RunStore(home)
+    data = evaluation.load_evaluation(store, args.run)
+    if data is None:
+        data = evaluation.compute_evaluation(store, args.run)
+    output = args.output or Path(report.file_name(args.run, t.language))
+    output.write_text(report.build_report(store, args.run, t.language, data), "utf-8")
+    print(t("report.written", run_id=args.run, path=output))
+    return 0
+
+
 def _runs(args: argparse.Namespace, home: Home, t: i18n.Translator) -> int:
     for run in RunStore(home).list_runs():
         accuracy = (run.results or {}).get("val_accuracy")
@@ -421,6 +440,7 @@ COMMANDS = {
     "ingest": _ingest,
     "train": _train,
     "predict": _predict,
+    "report": _report,
     "runs": _runs,
     "datasets": _datasets,
     "worker": _worker,

@@ -12,6 +12,10 @@ Endpoints:
                    {"run_id": int, "top_k": int, "source": str, "data": str (base64 CSV)}
                    -> {"columns": [...], "records": [...]}, the table of
                    `SequencePredictor.predict_csv` as JSON records.
+    POST /evaluate {"run_id": int, "dataset_id": str | null}
+                   -> {"source": str, "examples": int}; `evaluation.compute_evaluation`
+                   predicts the validation split or the dataset and caches the result
+                   in the run folder, where `evaluation.load_evaluation` reads it.
 
 A bad request gets status 400 and {"error": {"key", "params"}}.
 """
@@ -30,7 +34,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from bigmodel import saved_models, services
+from bigmodel import evaluation, saved_models, services
 from bigmodel.config import Home
 from bigmodel.errors import BigModelError, InvalidUploadError, ModelNotReadyError
 from bigmodel.prediction import Predictor
@@ -107,9 +111,17 @@ def _decode_base64(text: str, source: str) -> bytes:
         raise InvalidUploadError("sequences.upload_not_base64", file=source) from error
 
 
+def _evaluate(request: dict[str, Any], cache: ModelCache) -> dict[str, Any]:
+    run_id = int(request["run_id"])
+    dataset_id = request.get("dataset_id") or None
+    data = evaluation.compute_evaluation(cache.store, run_id, dataset_id, cache.get(run_id))
+    return {"source": data.source, "examples": len(data)}
+
+
 ROUTES: dict[str, Callable[[dict[str, Any], ModelCache], dict[str, Any]]] = {
     "/predict": _predict_images,
     "/predict_sequences": _predict_sequences,
+    "/evaluate": _evaluate,
 }
 
 

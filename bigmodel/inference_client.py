@@ -125,6 +125,28 @@ def predict_sequences(
     return pd.DataFrame.from_records(reply["records"], columns=reply["columns"])
 
 
+def evaluate(home: Home, run_id: int, dataset_id: str | None = None) -> int:
+    """Have the inference service evaluate a run's model and cache the result.
+
+    Read the result with `evaluation.load_evaluation` afterwards.
+
+    Args:
+        run_id: a completed or stopped run.
+        dataset_id: a labelled dataset with the model's classes or columns. Defaults
+            to the run's validation split.
+
+    Returns:
+        The number of examples evaluated.
+
+    Raises:
+        BigModelError: what the service rejected, such as a dataset whose classes
+            differ from the model's.
+        ServiceUnavailableError: if the service cannot be started or reached.
+    """
+    reply = _post(home, "/evaluate", {"run_id": run_id, "dataset_id": dataset_id})
+    return int(reply["examples"])
+
+
 def _post(home: Home, path: str, payload: dict[str, Any]) -> dict[str, Any]:
     """Send a JSON request to the inference service and return its JSON reply.
 

@@ -13,7 +13,7 @@ from image_factory import png_bytes
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from bigmodel import i18n, inference_client, services
+from bigmodel import glossary, i18n, inference_client, services
 from bigmodel.architectures.cnn import CNNSettings
 from bigmodel.config import Home
 from bigmodel.image_datasets import ingest_files
@@ -24,12 +24,19 @@ from bigmodel.store import COMPLETED, FAILED, QUEUED, MetricRow, RunStore
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
 CASES = Path(__file__).resolve().parent / "cases"
-PAGES = ("app_pages/data.py", "app_pages/train.py", "app_pages/predict.py", "app_pages/models.py")
+PAGES = (
+    "app_pages/data.py",
+    "app_pages/train.py",
+    "app_pages/predict.py",
+    "app_pages/models.py",
+    "app_pages/glossary.py",
+)
 TITLES = {
     "app_pages/data.py": "ui.data.title",
     "app_pages/train.py": "ui.train.title",
     "app_pages/predict.py": "ui.predict.title",
     "app_pages/models.py": "ui.models.title",
+    "app_pages/glossary.py": "glossary.page.title",
 }
 RED, BLUE = (220, 30, 30), (30, 30, 220)
 SETTINGS = {"preset": "fast", "model": {}, "training": {"epochs": 3}}
@@ -260,7 +267,7 @@ def test_train_form_offers_every_setting(store: RunStore) -> None:
             accessor = "select_slider" if spec.log_scale else accessors[spec.kind]
             widget = getattr(app, accessor)(key=f"{prefix}_{spec.name}")
             assert widget.label == i18n.translate("en", spec.label_key)
-            assert widget.help == i18n.translate("en", spec.help_key)
+            assert widget.help == glossary.setting_help(spec.name, i18n.Translator("en"))
             assert widget.value == spec.default, spec.name
 
 

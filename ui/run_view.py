@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 import studio_ui
-from bigmodel import charts, i18n, jobs, sequence_views, services, views
+from bigmodel import charts, glossary, i18n, jobs, sequence_views, services, views
 from bigmodel.architectures import DEFAULT_PRESET
 from bigmodel.errors import RunNotFoundError
 from bigmodel.store import COMPLETED, FAILED, INTERRUPTED, RUNNING, STOPPED, Run, RunStore
@@ -42,16 +42,21 @@ def _result_metrics_ui(results: dict, t: i18n.Translator) -> None:
             (t("ui.train.metric.val_mae", unit=unit), views.format_number(results["val_mae"])),
             (t("ui.train.metric.val_rmse", unit=unit), views.format_number(results["val_rmse"])),
         ]
+        terms = ["mae", "rmse"]
     else:
         accuracy = views.format_percent(results.get("val_accuracy"))
         metrics = [(t("ui.train.metric.val_accuracy"), accuracy)]
+        terms = ["accuracy"]
     metrics += [
         (t("ui.train.metric.val_loss"), f"{results['val_loss']:.4f}"),
         (t("ui.train.metric.epochs"), results["epochs_trained"]),
         (t("ui.train.metric.time"), views.format_duration(results["training_seconds"], t)),
     ]
-    for column, (label, value) in zip(st.columns(len(metrics)), metrics, strict=True):
-        column.metric(label, value)
+    helps = [glossary.metric_help(term, t) for term in [*terms, "loss"]]
+    helps += [t("glossary.setting.epochs"), None]
+    columns = st.columns(len(metrics))
+    for column, (label, value), help_text in zip(columns, metrics, helps, strict=True):
+        column.metric(label, value, help=help_text)
 
 
 def _progress_ui(run: Run, t: i18n.Translator, store: RunStore) -> None:
