@@ -1,7 +1,7 @@
 """Batch prediction of many images: collect them from zips, folders and files, predict in chunks.
 
 The images of a batch are read lazily, one chunk at a time, so thousands of them never
-sit in memory together. Each chunk goes to the predictor in one call: the studio's
+sit in memory together. Each chunk goes to the predictor in one call. The studio's
 pages send it to the inference service as one request, so requests of other users
 run between two chunks, and the service runs the model on the whole chunk at once.
 Zip members are read by `archives.read_zip`, which also decodes CP936 member names.
@@ -27,10 +27,10 @@ CHUNK_SIZE = 64
 """Images per request to the inference service, and so per model call."""
 
 ChunkPredictor = Callable[[Sequence[tuple[str, bytes]]], list[Prediction]]
-"""Predicts a list of `(name, bytes)` images, returning one `Prediction` each, in order."""
+"""A function that predicts a list of `(name, bytes)` images, one `Prediction` each, in order."""
 
 ProgressCallback = Callable[[int, int], None]
-"""Called with `(images done, images in all)` after each chunk."""
+"""A function called with `(images done, images in all)` after each chunk."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,7 +50,7 @@ class BatchImage:
 class ImageBatch:
     """The images of an upload and the files left out of it, with the reason.
 
-    Holds the zip archives it reads from open until `close()` or the end of a `with` block.
+    The zip archives that it reads from stay open until `close()` or the end of a `with` block.
     """
 
     images: list[BatchImage]
@@ -121,7 +121,7 @@ def batch_from_paths(paths: Sequence[Path], limits: Limits | None = None) -> Ima
 
 
 def _add_archive(batch: ImageBatch, contents: ArchiveContents, prefix: str) -> None:
-    """Add the image members of a zip or folder; their names start with the archive's name."""
+    """Add the image members of a zip or folder, named with the archive's name in front."""
     batch._archives.append(contents)
     batch.skipped.extend(
         dataclasses.replace(notice, source=prefix + notice.source) for notice in contents.skipped

@@ -66,7 +66,9 @@ def build_parser(t: i18n.Translator) -> argparse.ArgumentParser:
 
     predict = commands.add_parser("predict", parents=[common], help=t("cli.sequence.predict"))
     predict.add_argument("--run", type=int, help=t("cli.predict_run"))
-    predict.add_argument("files", nargs="+", metavar="RUN PATH", help=t("cli.batch.paths"))
+    # With --run, the first positional argument is a path too.
+    predict.add_argument("first", metavar="RUN", help=t("cli.batch.run"))
+    predict.add_argument("rest", nargs="*", metavar="PATH", help=t("cli.batch.paths"))
     predict.add_argument("--top", type=int, default=3, help=t("cli.predict_top"))
     predict.add_argument("--output", type=Path, help=t("cli.batch.output"))
     predict.add_argument(
@@ -386,8 +388,8 @@ def _run_and_paths(args: argparse.Namespace) -> tuple[int, list[Path]]:
         SettingsError: no run id is given, or the first argument is not a number.
     """
     if args.run is not None:
-        return args.run, [Path(value) for value in args.files]
-    first, *rest = args.files
+        return args.run, [Path(value) for value in (args.first, *args.rest)]
+    first, rest = args.first, args.rest
     if not rest:
         raise SettingsError("cli.batch.run_missing")
     if not first.isdigit():
@@ -402,7 +404,7 @@ def _is_batch_path(path: Path) -> bool:
 def _predict_image_batch(
     predictor: Any, paths: Sequence[Path], args: argparse.Namespace, t: i18n.Translator
 ) -> int:
-    """Predict the images of files, folders and zips in chunks; write or print the table.
+    """Predict the images of files, folders and zips in chunks, and write or print the table.
 
     Returns 1 if any file could not be read, else 0.
     """

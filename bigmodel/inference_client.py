@@ -122,9 +122,9 @@ def predict_sequences(
             the model's layout, or a run whose model predicts images.
         ServiceUnavailableError: if the service cannot be started or reached.
     """
-    # NOTE: every chunk sends the whole file again; the service reads it only once
-    # (it keeps the examples of the last file), but a large file costs one transfer
-    # and one base64 decoding per chunk on 127.0.0.1.
+    # NOTE: every chunk sends the whole file again. The service parses it only once,
+    # because it keeps the examples of the last file, but a large file still costs
+    # one transfer and one base64 decoding per chunk on 127.0.0.1.
     payload: dict[str, Any] = {
         "run_id": run_id,
         "top_k": top_k,

@@ -41,8 +41,8 @@ def check_threshold(threshold: float) -> float:
 def is_uncertain(confidence: float | None, threshold: float) -> bool:
     """Return whether a prediction's confidence is below the threshold.
 
-    A missing confidence, as for a file that could not be read, is not uncertain: that
-    row has an error instead.
+    A missing confidence, as for a file that could not be read, is not uncertain,
+    because that row has an error instead.
     """
     if confidence is None or math.isnan(confidence):
         return False
@@ -125,18 +125,20 @@ def display_frame(table: pd.DataFrame, t: i18n.Translator) -> pd.DataFrame:
     """Return the table as the page shows it and the CSV file contains it.
 
     Column names are translated, `top` becomes text such as `3: 91.2% · 8: 5.0%`,
-    `uncertain` becomes the translated mark or an empty cell, and `error` becomes
-    the translated reason.
+    `uncertain` becomes the translated mark or an empty cell after `confidence`, and
+    `error` becomes the translated reason.
     """
-    shown = table.copy()
-    if "uncertain" in shown:
-        shown["uncertain"] = [t("batch.uncertain") if flag else "" for flag in shown["uncertain"]]
-    if "error" in shown and "file" in shown:
-        shown["error"] = [
+    displayed = table.copy()
+    if "uncertain" in displayed:
+        # The mark goes right after the confidence that it is about.
+        marks = [t("batch.uncertain") if flag else "" for flag in displayed.pop("uncertain")]
+        displayed.insert(displayed.columns.get_loc("confidence") + 1, "uncertain", marks)
+    if "error" in displayed and "file" in displayed:
+        displayed["error"] = [
             "" if problem is None else views.message_of(problem, str(name), t.language)
-            for name, problem in zip(shown["file"], shown["error"], strict=True)
+            for name, problem in zip(displayed["file"], displayed["error"], strict=True)
         ]
-    return sequence_views.prediction_frame(shown, t)
+    return sequence_views.prediction_frame(displayed, t)
 
 
 def csv_bytes(frame: pd.DataFrame) -> bytes:

@@ -186,3 +186,35 @@ def test_single_image_below_threshold_is_marked(
     assert texts(app.warning) == [expected]
     assert t("batch.uncertain") in expected
     assert len(chunks) == 1
+
+
+@pytest.mark.parametrize("language", i18n.LANGUAGES)
+def test_sequence_table_has_threshold_and_progress(
+    store: RunStore, monkeypatch: pytest.MonkeyPatch, language: str
+) -> None:
+    from tests.test_sequence_pages import SEQUENCES, add_runs, classification_table, upload
+
+    ids = add_runs(store)
+    t = i18n.Translator(language)
+    requests = []
+
+    def fake_predict(home, run_id, csv_bytes, source, top_k=3, chunk_size=None, on_progress=None):
+        requests.append(chunk_size)
+        on_progress(1, 2)
+        on_progress(2, 2)
+        return classification_table()
+
+    monkeypatch.setattr(inference_client, "predict_sequences", fake_predict)
+    app = start_app(language)
+    app.query_params["model"] = str(ids["classifier"])
+    app.switch_page("app_pages/predict.py").run(timeout=30)
+    upload(app, "GunPoint_TEST.csv", SEQUENCES, key="predict_csv")
+
+    assert not app.exception
+    assert requests == [1024]
+    check = t("ui.predict.column.uncertain")
+    # Confidences 0.97 and 0.61 against the default minimum of 50 %, then 70 %.
+    assert app.dataframe[0].value[check].tolist() == ["", ""]
+    app.slider(key="predict_threshold").set_value(70).run(timeout=30)
+    assert app.dataframe[0].value[check].tolist() == ["", t("batch.uncertain")]
+    assert requests == [1024]

@@ -225,9 +225,9 @@ def test_csv_has_marks_and_reasons_in_both_languages(language):
         t("ui.predict.column.file"),
         t("ui.predict.column.prediction"),
         t("ui.predict.column.confidence"),
+        t("ui.predict.column.uncertain"),
         t("ui.predict.column.top"),
         t("ui.predict.column.error"),
-        t("ui.predict.column.uncertain"),
     ]
     check = rows[t("ui.predict.column.uncertain")].tolist()
     assert check == ["", t("batch.uncertain"), "", ""]
@@ -239,10 +239,10 @@ def test_csv_has_marks_and_reasons_in_both_languages(language):
 # The digits through a real inference service.
 
 
-@pytest.fixture(scope="module")
-def digits_run(tmp_path_factory) -> tuple[RunStore, Run]:
-    home = Home(tmp_path_factory.mktemp("batch") / "home").ensure()
-    store = RunStore(home)
+def train_digits_run(store: RunStore) -> Run:
+    """Train a tiny CNN for one epoch on the digits sample, in this process."""
+    from bigmodel.training import execute_run
+
     dataset = load_image_sample("digits", store)
     run_id = jobs.submit_run(
         store,
@@ -252,11 +252,15 @@ def digits_run(tmp_path_factory) -> tuple[RunStore, Run]:
         training={"epochs": 1},
     )
     store.start_run(run_id, worker_pid=0)
-    from bigmodel.training import execute_run
-
     run = execute_run(store, store.get_run(run_id))
     assert run.status == COMPLETED, run.error_key
-    return store, run
+    return run
+
+
+@pytest.fixture(scope="module")
+def digits_run(tmp_path_factory) -> tuple[RunStore, Run]:
+    store = RunStore(Home(tmp_path_factory.mktemp("batch") / "home").ensure())
+    return store, train_digits_run(store)
 
 
 def single_image_predictions(run: Run) -> dict[str, tuple[str, float]]:

@@ -107,22 +107,22 @@ def _all_failed(table: pd.DataFrame) -> bool:
 
 
 def _predict(run: Run, files: Sequence[UploadedFile], t: i18n.Translator) -> pd.DataFrame:
-    """Predict the uploads once with a progress bar; reuse the table while they stay the same."""
+    """Predict the uploads once with a progress bar, and reuse the table while they stay."""
     request = (run.id, tuple(file.file_id for file in files))
     cached = st.session_state.get("predict_batch_results")
     if cached is not None and cached[0] == request:
         return cached[1]  # type: ignore[no-any-return]
-
-    bar = st.progress(0.0, text=t("batch.progress", done=0, total="…"))
-
-    def show_progress(done: int, total: int) -> None:
-        bar.progress(done / total, text=t("batch.progress", done=done, total=total))
 
     predict_chunk = functools.partial(
         inference_client.predict_images, studio_ui.home(), run.id, top_k=TOP_K
     )
     uploads = [(file.name, file.getvalue()) for file in files]
     with batch_prediction.batch_from_uploads(uploads) as batch:
+        bar = st.progress(0.0, text=t("batch.progress", done=0, total=len(batch.images)))
+
+        def show_progress(done: int, total: int) -> None:
+            bar.progress(done / total, text=t("batch.progress", done=done, total=total))
+
         predictions = batch_prediction.predict_batch(
             batch.images,
             predict_chunk,
@@ -155,7 +155,7 @@ def table_ui(table: pd.DataFrame, run: Run, t: i18n.Translator) -> None:
 
 
 def _filtered_ui(table: pd.DataFrame, classes: list[str], t: i18n.Translator) -> pd.DataFrame:
-    class_column, order_column, uncertain_column, failed_column = st.columns([3, 2, 1, 1])
+    class_column, order_column = st.columns([3, 2])
     chosen = class_column.multiselect(
         t("batch.classes"),
         classes,
@@ -168,6 +168,7 @@ def _filtered_ui(table: pd.DataFrame, classes: list[str], t: i18n.Translator) ->
         format_func=lambda name: t(f"batch.sort_option.{name}"),
         key="predict_batch_sort",
     )
+    uncertain_column, failed_column = st.columns(2)
     uncertain_only = uncertain_column.toggle(t("batch.uncertain_only"), key="predict_uncertain")
     failed_only = failed_column.toggle(t("batch.failed_only"), key="predict_failed")
 
