@@ -1,8 +1,8 @@
 """AppTest of the predict page's batch mode and confidence threshold, in both languages.
 
-The inference client is replaced by a fake that reads the probability of class `red`
-from each file name and splits the rest between `blue` and `green` (`0.3.png` is
-red 30 %, blue 35 %, green 35 %), so no TensorFlow is loaded here.
+The inference client is replaced by a fake, so no TensorFlow is loaded here. The
+fake reads the probability of class `red` from each file name and splits the rest
+between `blue` and `green`, so `0.3.png` is red 30 %, blue 35 % and green 35 %.
 """
 
 from __future__ import annotations

@@ -138,7 +138,7 @@ def test_chunks_keep_order_and_report_progress():
     assert progress == [(4, 10), (8, 10), (10, 10)]
 
 
-def test_unreadable_image_is_a_row_not_a_failure():
+def test_unreadable_image_becomes_error_row():
     def broken() -> bytes:
         raise InvalidUploadError("errors.member_unreadable", source="bad.png")
 
@@ -214,7 +214,7 @@ def test_sort_puts_rows_without_confidence_last():
 
 
 @pytest.mark.parametrize("language", i18n.LANGUAGES)
-def test_csv_has_marks_and_reasons_in_both_languages(language):
+def test_csv_marks_and_reasons_per_language(language):
     t = i18n.Translator(language)
 
     data = prediction_tables.csv_bytes(prediction_tables.display_frame(image_batch_table(), t))

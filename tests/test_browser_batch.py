@@ -31,14 +31,13 @@ def browser():
         yield browser
 
 
-def digits_zip(path) -> list[str]:
-    """Write a zip of the first digit images to `path`; return their names in the zip."""
+def digits_zip(path) -> None:
+    """Write a zip of the first digit images, in their class folders, to `path`."""
     files = sorted(IMAGE_SAMPLES["digits"].glob("*/*.png"))[:IMAGES]
     names = [f"digits/{file.parent.name}/{file.name}" for file in files]
     with zipfile.ZipFile(path, "w") as archive:
         for name, file in zip(names, files, strict=True):
             archive.write(file, name)
-    return names
 
 
 def test_zip_upload_shows_progress_table_and_csv(browser, home, tmp_path):
