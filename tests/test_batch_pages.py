@@ -218,3 +218,20 @@ def test_sequence_table_has_threshold_and_progress(
     app.slider(key="predict_threshold").set_value(70).run(timeout=30)
     assert app.dataframe[0].value[check].tolist() == ["", t("batch.uncertain")]
     assert requests == [1024]
+
+
+def test_folder_upload_is_predicted(store: RunStore, chunks: list[list[str]]) -> None:
+    populate_store(store)
+    app = start_app()
+    app.switch_page("app_pages/predict.py").run()
+    app.radio(key="predict_mode").set_value("batch").run()
+    app.file_uploader(key="predict_batch_folder").set_value(
+        [
+            ("检查/良品/0.8.png", png_bytes(RED), "image/png"),
+            ("检查/Thumbs.db", b"junk", "application/octet-stream"),
+        ]
+    ).run()
+
+    assert not app.exception
+    assert chunks == [["检查/良品/0.8.png"]]
+    assert app.dataframe[0].value["File"].tolist() == ["检查/良品/0.8.png"]
