@@ -369,3 +369,35 @@ def test_cli_single_file_prints_as_before(digits_run):
     [line] = result.stdout.splitlines()
     assert line.startswith(f"{digit}: ")
     assert line.count("%") == 3
+
+
+def test_sequence_chunks_match_whole_file(store):
+    from bigmodel.samples import SEQUENCE_SAMPLES, load_sequence_sample
+    from bigmodel.training import execute_run
+
+    dataset = load_sequence_sample("gunpoint", store)
+    run_id = jobs.submit_run(store, dataset.id, "cnn1d", preset="fast", training={"epochs": 1})
+    store.start_run(run_id, worker_pid=0)
+    assert execute_run(store, store.get_run(run_id)).status == COMPLETED
+    data = SEQUENCE_SAMPLES["gunpoint"].test.read_bytes()
+    progress = []
+
+    with background(store.home, services.INFERENCE):
+        whole = inference_client.predict_sequences(store.home, run_id, data, "test.csv")
+        chunked = inference_client.predict_sequences(
+            store.home,
+            run_id,
+            data,
+            "test.csv",
+            chunk_size=40,
+            on_progress=lambda *p: progress.append(p),
+        )
+
+    assert progress == [(40, 150), (80, 150), (120, 150), (150, 150)]
+    assert len(whole) == 150
+    plain_columns = ["sequence", "steps", "row", "prediction", "actual"]
+    pd.testing.assert_frame_equal(chunked[plain_columns], whole[plain_columns])
+    assert chunked["confidence"].tolist() == pytest.approx(whole["confidence"].tolist(), abs=1e-5)
+    assert [[label for label, _ in top] for top in chunked["top"]] == [
+        [label for label, _ in top] for top in whole["top"]
+    ]
