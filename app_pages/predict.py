@@ -2,7 +2,8 @@
 
 The prediction service, not this page, loads the model, so the web server never
 imports TensorFlow. Session state: `predict_results` (the last image predictions, so
-a rerun does not request them again); `ui.sequence_predict` lists its own keys.
+a rerun does not request them again); `ui.sequence_predict` and `ui.batch_predict`
+list their own keys.
 Query parameter: `model`, the id of the chosen run.
 """
 
@@ -14,7 +15,7 @@ from bigmodel.errors import BigModelError
 from bigmodel.imaging import decode_image, make_thumbnail
 from bigmodel.inference_client import Prediction
 from bigmodel.store import COMPLETED, STOPPED, Run
-from ui import sequence_predict
+from ui import batch_predict, sequence_predict
 
 t = studio_ui.translator()
 store = studio_ui.store()
@@ -66,7 +67,7 @@ def preview_ui(name: str, data: bytes) -> None:
     st.caption(t("ui.predict.size", width=decoded.width, height=decoded.height))
 
 
-def prediction_ui(name: str, data: bytes, prediction: Prediction) -> None:
+def prediction_ui(name: str, data: bytes, prediction: Prediction, threshold: float) -> None:
     with st.container(border=True):
         image_column, result_column = st.columns([1, 2])
         with image_column:
@@ -86,6 +87,7 @@ def prediction_ui(name: str, data: bytes, prediction: Prediction) -> None:
                         probability=views.format_percent(probability),
                     ),
                 )
+            batch_predict.uncertain_note_ui(prediction, threshold, t)
             for warning in prediction.warnings:
                 st.warning(views.message_of(warning, name, t.language), icon=":material/warning:")
 
@@ -106,6 +108,10 @@ if views.model_kind(run) == "sequence":
 
 classes = (run.results or {}).get("classes", [])
 st.caption(t("ui.predict.classes", classes=", ".join(map(str, classes))))
+threshold = batch_predict.threshold_ui(t)
+if batch_predict.mode_ui(t) == "batch":
+    batch_predict.batch_ui(run, threshold, t)
+    st.stop()
 
 files = st.file_uploader(t("ui.predict.files"), accept_multiple_files=True, key="predict_files")
 if not files:
@@ -119,4 +125,4 @@ except BigModelError as error:
     st.stop()
 
 for file, prediction in zip(files, predictions, strict=True):
-    prediction_ui(file.name, file.getvalue(), prediction)
+    prediction_ui(file.name, file.getvalue(), prediction, threshold)

@@ -1,10 +1,10 @@
 """The command line: `python -m bigmodel <command>`.
 
 Commands mirror the studio's pages: `ingest` a folder, zip or CSV file, `train` a
-model with progress in the terminal, `predict` images or the sequences of CSV files,
-write a run's HTML `report`, list `runs` and `datasets`. `worker` and `inference`
-start the background processes the web studio uses. Messages follow `--lang` or the
-environment's locale.
+model with progress in the terminal, `predict` images, folders and zips of images or
+the sequences of CSV files (into a CSV file with `--output`), write a run's HTML
+`report`, list `runs` and `datasets`. `worker` and `inference` start the background
+processes the web studio uses. Messages follow `--lang` or the environment's locale.
 """
 
 from __future__ import annotations
@@ -18,10 +18,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bigmodel import i18n
+from bigmodel import i18n, prediction_tables
 from bigmodel.architectures import DEFAULT_PRESET, PRESETS, families, get_family
 from bigmodel.config import Home
-from bigmodel.errors import BigModelError
+from bigmodel.errors import BigModelError, SettingsError
+from bigmodel.prediction_tables import DEFAULT_THRESHOLD
 from bigmodel.settings import Kind, SettingSpec, TrainingSettings, specs
 from bigmodel.store import RunStore
 
@@ -64,9 +65,17 @@ def build_parser(t: i18n.Translator) -> argparse.ArgumentParser:
         _add_setting_flags(train, family.settings_class, t)
 
     predict = commands.add_parser("predict", parents=[common], help=t("cli.sequence.predict"))
-    predict.add_argument("--run", type=int, required=True, help=t("cli.predict_run"))
-    predict.add_argument("files", nargs="+", type=Path, help=t("cli.sequence.predict_files"))
+    predict.add_argument("--run", type=int, help=t("cli.predict_run"))
+    # With --run, the first positional argument is a path too.
+    predict.add_argument("first", metavar="RUN", help=t("cli.batch.run"))
+    predict.add_argument("rest", nargs="*", metavar="PATH", help=t("cli.batch.paths"))
     predict.add_argument("--top", type=int, default=3, help=t("cli.predict_top"))
+    predict.add_argument("--output", type=Path, help=t("cli.batch.output"))
+    predict.add_argument(
+        "--threshold",
+        type=float,
+        help=t("cli.batch.threshold", default=DEFAULT_THRESHOLD),
+    )
 
     report = commands.add_parser("report", parents=[common], help=t("report.cli_help"))
     report.add_argument("run", type=int, help=t("report.cli_run"))
@@ -344,15 +353,22 @@ def _predict(args: argparse.Namespace, home: Home, t: i18n.Translator) -> int:
     from bigmodel.inference import load_predictor
     from bigmodel.sequence_prediction import SequencePredictor
 
+    run_id, paths = _run_and_paths(args)
+    if args.threshold is not None:
+        prediction_tables.check_threshold(args.threshold)
     store = RunStore(home)
-    run = store.get_run(args.run)
+    run = store.get_run(run_id)
     if not run.has_model or run.model_path is None:
         raise ModelNotReadyError("errors.model_not_ready", run_id=run.id, status=run.status)
     predictor = load_predictor(Path(run.model_path))
     if isinstance(predictor, SequencePredictor):
-        return _predict_sequences(predictor, args.files, args.top, t)
+        if args.output is not None:
+            return _write_sequence_table(predictor, paths, args, t)
+        return _predict_sequences(predictor, paths, args.top, t)
+    if args.output is not None or any(_is_batch_path(path) for path in paths):
+        return _predict_image_batch(predictor, paths, args, t)
 
-    images = [(str(path), path.read_bytes()) for path in args.files]
+    images = [(str(path), path.read_bytes()) for path in paths]
     failed = 0
     for result in predictor.predict_images(images, args.top):
         if result["error"]:
@@ -362,7 +378,94 @@ def _predict(args: argparse.Namespace, home: Home, t: i18n.Translator) -> int:
             print(f"{result['name']}: {message}")
             continue
         ranked = ", ".join(f"{label} {probability:.1%}" for label, probability in result["top"])
-        print(f"{result['name']}: {ranked}")
+        uncertain = args.threshold is not None and prediction_tables.is_uncertain(
+            result["top"][0][1], args.threshold
+        )
+        print(f"{result['name']}: {ranked}" + (f" ({t('batch.uncertain')})" if uncertain else ""))
+    return 1 if failed else 0
+
+
+def _run_and_paths(args: argparse.Namespace) -> tuple[int, list[Path]]:
+    """Return the run id, from `--run` or the first argument, and the paths to predict.
+
+    Raises:
+        SettingsError: no run id is given, or the first argument is not a number.
+    """
+    if args.run is not None:
+        return args.run, [Path(value) for value in (args.first, *args.rest)]
+    first, rest = args.first, args.rest
+    if not rest:
+        raise SettingsError("cli.batch.run_missing")
+    if not first.isdigit():
+        raise SettingsError("cli.batch.run_not_number", value=first)
+    return int(first), [Path(value) for value in rest]
+
+
+def _is_batch_path(path: Path) -> bool:
+    return path.is_dir() or path.suffix.casefold() == ".zip"
+
+
+def _predict_image_batch(
+    predictor: Any, paths: Sequence[Path], args: argparse.Namespace, t: i18n.Translator
+) -> int:
+    """Predict the images of files, folders and zips in chunks, and write or print the table.
+
+    Returns 1 if any file could not be read, else 0.
+    """
+    from bigmodel.batch_prediction import batch_from_paths, predict_batch
+    from bigmodel.inference_client import Prediction
+
+    def predict_chunk(images: Sequence[tuple[str, bytes]]) -> list[Prediction]:
+        return [Prediction.from_dict(p) for p in predictor.predict_images(images, args.top)]
+
+    with batch_from_paths(paths) as batch:
+        predictions = predict_batch(batch.images, predict_chunk, on_progress=_print_count(t))
+        table = prediction_tables.image_table(predictions, batch.skipped)
+    print(file=sys.stderr)
+    return _write_or_print(table, args, t)
+
+
+def _print_count(t: i18n.Translator) -> Any:
+    def show(done: int, total: int) -> None:
+        print("\r" + t("batch.progress", done=done, total=total), end="", file=sys.stderr)
+
+    return show
+
+
+def _write_sequence_table(
+    predictor: Any, paths: Sequence[Path], args: argparse.Namespace, t: i18n.Translator
+) -> int:
+    """Predict the sequences of CSV files into one table with a file column, and write it."""
+    import pandas as pd
+
+    tables = []
+    for path in paths:
+        table = predictor.predict_csv(path.read_bytes(), path.name, args.top)
+        table.insert(0, "file", str(path))
+        tables.append(table)
+    return _write_or_print(pd.concat(tables, ignore_index=True), args, t)
+
+
+def _write_or_print(table: Any, args: argparse.Namespace, t: i18n.Translator) -> int:
+    """Mark the uncertain rows, then write the table to `--output` or print it."""
+    threshold = DEFAULT_THRESHOLD if args.threshold is None else args.threshold
+    marked = prediction_tables.mark_uncertain(table, threshold)
+    frame = prediction_tables.display_frame(marked, t)
+    failed = int(marked["error"].notna().sum()) if "error" in marked else 0
+    if args.output is None:
+        print(frame.to_string(index=False))
+    else:
+        args.output.write_bytes(prediction_tables.csv_bytes(frame))
+        uncertain = int(marked["uncertain"].sum()) if "uncertain" in marked else 0
+        print(
+            t(
+                "cli.batch.written",
+                rows=len(frame),
+                path=args.output,
+                uncertain=uncertain,
+                failed=failed,
+            )
+        )
     return 1 if failed else 0
 
 

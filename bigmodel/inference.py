@@ -9,9 +9,12 @@ Endpoints:
     POST /predict  {"run_id": int, "top_k": int, "images": [{"name", "data" (base64)}]}
                    -> {"predictions": [...]} as `Predictor.predict_images` returns them.
     POST /predict_sequences
-                   {"run_id": int, "top_k": int, "source": str, "data": str (base64 CSV)}
-                   -> {"columns": [...], "records": [...]}, the table of
-                   `SequencePredictor.predict_csv` as JSON records.
+                   {"run_id": int, "top_k": int, "source": str, "data": str (base64 CSV),
+                    optional "start": int, "count": int}
+                   -> {"columns": [...], "records": [...], "total": int}: the table of
+                   `SequencePredictor.predict_csv_part` as JSON records, for the examples
+                   `start` to `start + count` (all without `count`), and the number of
+                   examples in the file.
     POST /evaluate {"run_id": int, "dataset_id": str | null}
                    -> {"source": str, "examples": int}; `evaluation.compute_evaluation`
                    predicts the validation split or the dataset and caches the result
@@ -91,8 +94,19 @@ def _predict_sequences(request: dict[str, Any], cache: ModelCache) -> dict[str, 
     source = str(request.get("source") or "upload.csv")
     data = _decode_base64(request["data"], source)
     predictor = _predictor_of_kind(cache, int(request["run_id"]), SequencePredictor, "sequence")
-    table = predictor.predict_csv(data, source, int(request.get("top_k", 3)))
-    return {"columns": [str(column) for column in table.columns], "records": table_records(table)}
+    count = request.get("count")
+    table, total = predictor.predict_csv_part(
+        data,
+        source,
+        int(request.get("top_k", 3)),
+        start=int(request.get("start", 0)),
+        count=None if count is None else int(count),
+    )
+    return {
+        "columns": [str(column) for column in table.columns],
+        "records": table_records(table),
+        "total": total,
+    }
 
 
 def _predictor_of_kind(cache: ModelCache, run_id: int, expected: type[Any], kind: str) -> Any:

@@ -4,8 +4,9 @@ Once `keras` is imported, Streamlit 1.67 clears the Keras session and collects g
 after every script run, and importing TensorFlow costs seconds and hundreds of
 megabytes. So every page is rendered in a fresh interpreter, in both languages, over a
 store with image and sequence datasets and completed, failed and running runs. Then a
-CSV file is inspected and stored, and two sequence models predict a table and a
-forecast through a stand-in for the prediction service. The interpreter's modules are
+CSV file is inspected and stored, two sequence models predict a table and a
+forecast, and an image model predicts a zip in batch mode, through stand-ins for the
+prediction service. The interpreter's modules are
 checked afterwards.
 """
 
@@ -52,7 +53,7 @@ cases = Path("tests/cases")
 sequences = Path("assets/sequences")
 
 
-def fake_predict(home, run_id, csv_bytes, source, top_k=3):
+def fake_predict(home, run_id, csv_bytes, source, top_k=3, **chunking):
     if run_id == ids["forecaster"]:
         return pd.DataFrame({"sequence": ["airline"], "steps": [144], "row": [145],
                              "ahead": [1], "time": ["1961-01-01"], "passengers": [450.0]})
@@ -61,7 +62,13 @@ def fake_predict(home, run_id, csv_bytes, source, top_k=3):
                          "actual": ["1"]})
 
 
+def fake_predict_images(home, run_id, images, top_k=3):
+    return [inference_client.Prediction(name, [("red", 0.6), ("blue", 0.4)], [], None)
+            for name, _ in images]
+
+
 inference_client.predict_sequences = fake_predict
+inference_client.predict_images = fake_predict_images
 pages = ["app_pages/data.py", "app_pages/train.py", "app_pages/predict.py", "app_pages/models.py"]
 problems = []
 
@@ -95,6 +102,14 @@ for language in ["zh-CN", "en"]:
         if not app.get("download_button"):
             problems.append(f"{language} predict {model}: no download")
 
+    app.selectbox(key="predict_model").set_value(ids["image"]).run()
+    app.radio(key="predict_mode").set_value("batch").run()
+    data = (cases / "B37_gbk_names.zip").read_bytes()
+    app.file_uploader(key="predict_batch").set_value(("B37.zip", data, "application/zip")).run()
+    check(app, f"{language} predict batch")
+    if not app.get("download_button"):
+        problems.append(f"{language} predict batch: no download")
+
 forbidden = json.loads(sys.argv[1])
 loaded = [name for name in forbidden if name in sys.modules]
 print(json.dumps({"problems": problems, "loaded": loaded}))
@@ -109,6 +124,7 @@ def test_pages_never_import_tensorflow(tmp_path: Path) -> None:
     store.start_run(running, worker_pid=1)
     store.log_metrics(running, epoch_rows(1))
     sequence_ids = add_runs(store)
+    model_ids = {**sequence_ids, "image": ids["completed"]}
     sequence_run = store.create_run("live sequences", str(sequence_ids["airline"]), "rnn", SETTINGS)
     store.start_run(sequence_run, worker_pid=1)
     environment = {
@@ -119,7 +135,7 @@ def test_pages_never_import_tensorflow(tmp_path: Path) -> None:
     }
 
     result = subprocess.run(
-        [sys.executable, "-c", RENDER_EVERY_PAGE, json.dumps(FORBIDDEN), json.dumps(sequence_ids)],
+        [sys.executable, "-c", RENDER_EVERY_PAGE, json.dumps(FORBIDDEN), json.dumps(model_ids)],
         cwd=ROOT,
         env=environment,
         capture_output=True,

@@ -387,7 +387,7 @@ def test_predict_sequence_table_and_download(
     ids = add_runs(store)
     calls = []
 
-    def fake_predict(home, run_id, csv_bytes, source, top_k=3):
+    def fake_predict(home, run_id, csv_bytes, source, top_k=3, **chunking):
         calls.append((run_id, source, len(csv_bytes)))
         return classification_table()
 
@@ -421,7 +421,7 @@ def test_sample_test_file_button(store: RunStore, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(
         inference_client,
         "predict_sequences",
-        lambda home, run_id, data, source, top_k=3: (
+        lambda home, run_id, data, source, top_k=3, **chunking: (
             sources.append(source) or classification_table()
         ),
     )
@@ -442,7 +442,7 @@ def test_pasted_sequence_is_checked(store: RunStore, monkeypatch: pytest.MonkeyP
     ids = add_runs(store)
     sent = []
 
-    def fake_predict(home, run_id, csv_bytes, source, top_k=3):
+    def fake_predict(home, run_id, csv_bytes, source, top_k=3, **chunking):
         sent.append(csv_bytes.decode())
         return classification_table().head(1)
 
@@ -482,7 +482,7 @@ def test_forecast_chart_with_held_out_values(
     ids = add_runs(store)
     sent = []
 
-    def fake_predict(home, run_id, csv_bytes, source, top_k=3):
+    def fake_predict(home, run_id, csv_bytes, source, top_k=3, **chunking):
         sent.append(csv_bytes)
         months = [f"1961-{month:02d}-01" for month in range(1, 13)]
         return forecast_table(source, months)

@@ -2,9 +2,11 @@
 
 The prediction service reads the file in the model's layout, by the rules of the
 training data, and returns one table (`inference_client.predict_sequences`). This
-module only chooses the input, shows the table with a download, and for a forecast
-draws the history and the forecast. When the user hides the file's last values from
-the model, the chart shows them beside the forecast.
+module only chooses the input, shows a progress bar while the file is predicted in
+chunks, shows the table with a download, marks classifications below the confidence
+threshold, and for a forecast draws the history and the forecast. When the user
+hides the file's last values from the model, the chart shows them beside the
+forecast.
 
 Session state: `predict_sequence_results` (the last table and the request it
 belongs to, so a rerun does not predict again) and `predict_sample` (the run and the
@@ -21,13 +23,23 @@ import streamlit as st
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 import studio_ui
-from bigmodel import i18n, inference_client, sequence_charts, sequence_views, views
+from bigmodel import (
+    i18n,
+    inference_client,
+    prediction_tables,
+    sequence_charts,
+    sequence_views,
+    views,
+)
 from bigmodel.errors import BigModelError
 from bigmodel.samples import SAMPLE_PREFIX, SEQUENCE_SAMPLES
 from bigmodel.sequence_datasets import SequenceSpec, feature_names, load_sequence_dataset
 from bigmodel.store import Run, RunStore
+from ui import batch_predict
 
 TOP_K = 3
+CHUNK_SIZE = 1024
+"""Sequences or windows per request to the inference service, between two progress steps."""
 
 
 def predict_ui(run: Run, t: i18n.Translator, store: RunStore) -> None:
@@ -40,6 +52,9 @@ def predict_ui(run: Run, t: i18n.Translator, store: RunStore) -> None:
     pasted = _paste_ui(spec, t)
     if sample is not None:
         _sample_button_ui(run.id, sample, t)
+    threshold = None
+    if results.get("task") == "classification":
+        threshold = batch_predict.threshold_ui(t)
     holdout = False
     if results.get("task") == "forecast" and spec is not None:
         holdout = st.toggle(
@@ -65,7 +80,7 @@ def predict_ui(run: Run, t: i18n.Translator, store: RunStore) -> None:
     # A forecast is read best as a chart, so the chart comes before its table.
     if results.get("task") == "forecast" and spec is not None:
         forecast_ui(table, data, source, spec, holdout, t)
-    results_ui(table, results, source, t)
+    results_ui(table, results, source, threshold, t)
 
 
 def _training_data(run: Run, store: RunStore) -> tuple[SequenceSpec | None, str | None]:
@@ -169,32 +184,46 @@ def _predict(
     if cached is not None and cached[0] == request:
         return cached[1]  # type: ignore[no-any-return]
 
-    with st.spinner(t("ui.predict.running_sequences", file=source)):
-        table = inference_client.predict_sequences(
-            studio_ui.home(), run.id, data, source, top_k=TOP_K
+    bar = st.progress(0.0, text=t("ui.predict.running_sequences", file=source))
+
+    def show_progress(done: int, total: int) -> None:
+        bar.progress(
+            done / max(total, 1), text=t("batch.sequence_progress", done=done, total=total)
         )
+
+    table = inference_client.predict_sequences(
+        studio_ui.home(),
+        run.id,
+        data,
+        source,
+        top_k=TOP_K,
+        chunk_size=CHUNK_SIZE,
+        on_progress=show_progress,
+    )
+    bar.empty()
     st.session_state["predict_sequence_results"] = (request, table)
     return table
 
 
-def results_ui(table: pd.DataFrame, results: dict, source: str, t: i18n.Translator) -> None:
-    """Show the prediction table, how it compares with the file's labels, and a download."""
+def results_ui(
+    table: pd.DataFrame,
+    results: dict,
+    source: str,
+    threshold: float | None,
+    t: i18n.Translator,
+) -> None:
+    """Show the prediction table, how it compares with the file's labels, and a download.
+
+    With a `threshold`, classifications below it are marked uncertain in the table
+    and in the CSV file.
+    """
     _agreement_ui(table, results, t)
-    display = sequence_views.prediction_frame(table, t)
-    config = {}
-    if "confidence" in table:
-        config[t("ui.predict.column.confidence")] = st.column_config.ProgressColumn(
-            t("ui.predict.column.confidence"), format="percent", min_value=0, max_value=1
-        )
+    if threshold is not None:
+        table = prediction_tables.mark_uncertain(table, threshold)
+    display = prediction_tables.display_frame(table, t)
+    config = batch_predict.confidence_column(t) if "confidence" in table else {}
     st.dataframe(display, hide_index=True, column_config=config)
-    st.download_button(
-        t("ui.predict.download"),
-        sequence_views.csv_download(display),
-        file_name=f"predictions-{PurePath(source).stem}.csv",
-        mime="text/csv",
-        key="predict_download",
-        icon=":material/download:",
-    )
+    batch_predict.download_ui(display, f"predictions-{PurePath(source).stem}.csv", t)
 
 
 def _agreement_ui(table: pd.DataFrame, results: dict, t: i18n.Translator) -> None:
