@@ -495,3 +495,19 @@ def test_remedy_button_fills_train_form(store: RunStore, button: str, changes: d
     expected = dataclasses.asdict(from_dict(CNNSettings, {"filters": 16, **changes}))
     assert retrained.settings["model"] == expected
     assert retrained.settings["training"]["epochs"] == 6
+
+
+def test_run_with_outdated_settings_still_shows(store: RunStore) -> None:
+    ids = populate_store(store)
+    outdated = {"preset": "fast", "model": {"removed_setting": 1}, "training": {}}
+    run_id = store.create_run("old", str(ids["dataset"]), "cnn", outdated)
+    store.start_run(run_id, worker_pid=1)
+    store.log_metrics(run_id, overfitting_rows())
+
+    app = start_app()
+    app.query_params["run"] = str(run_id)
+    app.switch_page("app_pages/train.py").run()
+
+    assert not app.exception
+    assert app.subheader[0].value == f"Run #{run_id}: old"
+    assert [warning.icon for warning in app.warning] == [":material/warning:"]  # worker only

@@ -8,6 +8,7 @@ form's widgets are drawn, so one more click on Start trains with the change.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -16,8 +17,11 @@ import streamlit as st
 import studio_ui
 from bigmodel import diagnostics, i18n, sequence_views
 from bigmodel.architectures import DEFAULT_PRESET, get_family
+from bigmodel.errors import SettingsError
 from bigmodel.settings import TrainingSettings, specs
 from bigmodel.store import MetricRow, Run
+
+logger = logging.getLogger(__name__)
 
 RETRAIN_KEY = "train_retrain"
 TRAIN_PAGE = "app_pages/train.py"
@@ -39,7 +43,12 @@ def run_facts(
 
 def diagnostics_ui(facts: diagnostics.RunFacts, run: Run, t: i18n.Translator) -> None:
     """Show each diagnostic as a warning, with one button per remedy."""
-    found = diagnostics.diagnose(facts)
+    try:
+        found = diagnostics.diagnose(facts)
+    except SettingsError as error:
+        # Settings stored by an older version may no longer validate; the run is still shown.
+        logger.warning("Run %s: no diagnostics, its settings are invalid: %s", run.id, error)
+        return
     if not found:
         return
     st.markdown(f"**{t('ui.diagnostics.heading')}**")
