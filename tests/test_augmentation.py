@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from sklearn.utils.class_weight import compute_class_weight
 
-from bigmodel import diagnostics, jobs, saved_models
+from bigmodel import diagnostics, jobs, samples, saved_models
 from bigmodel.architectures import get_family
 from bigmodel.image_datasets import ingest_folder, load_image_dataset
 from bigmodel.layers import RandomTimeShift
@@ -229,3 +229,25 @@ def test_balanced_class_weights_reach_fit(store, tmp_path):
         )
         found = {diagnostic.key for diagnostic in diagnostics.diagnose(facts)}
         assert found & {"one_class", "imbalance"} == expected_keys, class_weight
+
+
+def test_sequence_run_trains_with_augmentation_and_weights(store):
+    dataset = samples.load_sequence_sample("gunpoint", store)
+    run_id = jobs.submit_run(
+        store,
+        dataset.id,
+        "cnn1d",
+        preset="fast",
+        model={"conv_layers": 1, "conv_filters": 4, **SEQUENCE_AUGMENTATION},
+        training={"epochs": 2, "patience": 0, "class_weight": "balanced"},
+    )
+    store.start_run(run_id, worker_pid=0)
+
+    run = execute_run(store, store.get_run(run_id))
+
+    assert run.status == COMPLETED, run.traceback
+    assert len(run.results["class_weights"]) == 2
+    assert sum(run.results["validation_predicted_counts"]) == sum(run.results["validation_counts"])
+    model, meta = saved_models.load_model(Path(run.model_path))
+    assert meta["settings"]["model"]["time_shift"] == SEQUENCE_AUGMENTATION["time_shift"]
+    assert model.get_layer("augment_time_shift").max_steps > 0
