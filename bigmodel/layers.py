@@ -97,8 +97,8 @@ def image_augmentation(
 class _RandomSequenceLayer(keras.layers.Layer):
     """Base of the sequence augmentation layers: random in training, the identity otherwise.
 
-    Padded steps are NaN in every feature and stay NaN, because each augmentation
-    either adds to or multiplies the values.
+    Padded steps are NaN in every feature. Noise and scaling keep them NaN, and a time
+    shift moves them along with the rest of their sequence.
     """
 
     def __init__(self, seed: int | None = None, **kwargs: Any) -> None:
@@ -151,8 +151,8 @@ class RandomNoise(_RandomSequenceLayer):
 class RandomScaling(_RandomSequenceLayer):
     """Stretch each training sequence around the feature means by a random factor.
 
-    Each sequence gets one factor drawn uniformly from `[1 - factor, 1 + factor]`, and
-    every value `v` of feature `f` becomes `center[f] + (v - center[f]) * factor`.
+    Each sequence gets one scale `s` drawn uniformly from `[1 - factor, 1 + factor]`,
+    and every value `v` of feature `f` becomes `center[f] + (v - center[f]) * s`.
 
     Args:
         factor: Largest change of amplitude, as a share.
@@ -234,6 +234,8 @@ def sequence_augmentation(
         scaling: Largest change of amplitude around the feature means, as a share.
         time_shift: Largest shift either way, as a share of the sequence length.
     """
+    # NOTE: the targets stay as they are. Scaling and shifts therefore suit
+    # classification, but they misalign regression and forecast targets.
     x = inputs
     max_steps = round(time_shift * input_spec["length"])
     if max_steps > 0:
