@@ -1,7 +1,7 @@
 """Diagnostics of training runs: real short runs built to show each problem, and edge cases.
 
-The real runs train tiny CNNs on the bundled 8x8 digits; each took 7 to 13 s on a
-shared 2-core CPU. The synthetic histories pin the thresholds down.
+The real runs train tiny CNNs on the bundled 8x8 digits; each took 10 to 35 s on a
+2-core CPU shared with other jobs. The synthetic histories pin the thresholds down.
 """
 
 import math
