@@ -15,7 +15,7 @@ from bigmodel.architectures import DEFAULT_PRESET, PRESETS, families, get_family
 from bigmodel.errors import BigModelError
 from bigmodel.settings import TrainingSettings, specs
 from bigmodel.store import ACTIVE_STATUSES, DatasetRecord, Run
-from ui import report_download, run_view
+from ui import diagnostics_view, report_download, run_view
 
 t = studio_ui.translator()
 store = studio_ui.store()
@@ -73,6 +73,7 @@ def family_picker_ui(kind: str, column: DeltaGenerator) -> str:
 
 
 def new_run_ui(records: list[DatasetRecord]) -> None:
+    diagnostics_view.apply_retrain_request([record.id for record in records])
     dataset_id = dataset_picker_ui(records)
     record = next(record for record in records if record.id == dataset_id)
     family_column, preset_column = st.columns([1, 2])
@@ -162,8 +163,9 @@ if not records:
     st.page_link("app_pages/data.py", label=t("ui.nav.data"), icon=":material/photo_library:")
     st.stop()
 
-has_active = bool(store.list_runs(ACTIVE_STATUSES))
-with st.expander(t("ui.train.new_run"), expanded=not has_active, icon=":material/add_circle:"):
+# A retrain request from a diagnostic's remedy opens the form even while runs are active.
+expanded = not store.list_runs(ACTIVE_STATUSES) or diagnostics_view.retrain_requested()
+with st.expander(t("ui.train.new_run"), expanded=expanded, icon=":material/add_circle:"):
     new_run_ui(records)
 
 runs = store.list_runs()

@@ -1,8 +1,9 @@
-"""Keras layers that make preprocessing part of every saved model.
+"""Keras layers that make preprocessing and augmentation part of every saved model.
 
 Images are resized, scaled and converted to greyscale inside the model. Sequences are
 standardised with statistics of the training split, padded steps are masked, and
-regression outputs are mapped back to the targets' units.
+regression outputs are mapped back to the targets' units. Augmentation layers change
+images and sequences at random in training only.
 
 Importing this module registers the custom layers, so it must be imported before a
 saved model is loaded.
@@ -43,18 +44,207 @@ def resizing_layer(size: int) -> keras.layers.Layer:
     )
 
 
-def image_preprocessing(inputs: Any, size: int, color_mode: str) -> Any:
-    """Resize to `size` x `size`, scale 0-255 to 0-1 and convert colour, inside the model.
+def image_preprocessing(
+    inputs: Any,
+    size: int,
+    color_mode: str,
+    augmentation: Mapping[str, Any] | None = None,
+) -> Any:
+    """Resize to `size` x `size`, augment, scale 0-255 to 0-1 and convert colour, inside the model.
 
     Args:
         inputs: Symbolic RGB batch `(batch, height, width, 3)`, values 0-255, any size.
         size: Side of the square that images are resized to.
         color_mode: `rgb` keeps three channels; `grayscale` converts to one.
+        augmentation: `flip`, `rotation`, `zoom` and `contrast`, as `image_augmentation`
+            takes them. Defaults to no augmentation.
     """
     x = resizing_layer(size)(inputs)
+    x = image_augmentation(x, **(augmentation or {}))
     x = keras.layers.Rescaling(1.0 / 255, name="rescale")(x)
     if color_mode == "grayscale":
         x = RGBToGrayscale(name="grayscale")(x)
+    return x
+
+
+def image_augmentation(
+    x: Any, flip: str = "none", rotation: float = 0, zoom: float = 0.0, contrast: float = 0.0
+) -> Any:
+    """Add Keras' random image layers for each augmentation that is switched on.
+
+    The layers change images only in training. In `predict` and `evaluate` they pass
+    images through unchanged, so a saved model predicts as if they were absent.
+
+    Args:
+        x: Symbolic batch `(batch, size, size, 3)`, values 0-255.
+        flip: `none`, `horizontal`, `vertical` or `horizontal_and_vertical`.
+        rotation: Largest rotation either way, in degrees.
+        zoom: Largest zoom in or out, as a share of the image side.
+        contrast: Largest change of contrast, as a share (0.2 means 0.8x to 1.2x).
+    """
+    if flip != "none":
+        x = keras.layers.RandomFlip(flip, name="augment_flip")(x)
+    if rotation > 0:
+        # RandomRotation takes a share of a full turn.
+        x = keras.layers.RandomRotation(rotation / 360, name="augment_rotation")(x)
+    if zoom > 0:
+        x = keras.layers.RandomZoom((-zoom, zoom), name="augment_zoom")(x)
+    if contrast > 0:
+        x = keras.layers.RandomContrast(contrast, value_range=(0, 255), name="augment_contrast")(x)
+    return x
+
+
+class _RandomSequenceLayer(keras.layers.Layer):
+    """Base of the sequence augmentation layers: random in training, the identity otherwise.
+
+    Padded steps are NaN in every feature. Noise and scaling keep them NaN, and a time
+    shift moves them along with the rest of their sequence.
+    """
+
+    def __init__(self, seed: int | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, inputs: Any, training: bool | None = None) -> Any:
+        if not training:
+            return inputs
+        return self.augment(inputs)
+
+    def augment(self, inputs: Any) -> Any:
+        raise NotImplementedError
+
+    def compute_output_shape(self, input_shape: tuple[Any, ...]) -> tuple[Any, ...]:
+        return input_shape
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package="bigmodel")
+class RandomNoise(_RandomSequenceLayer):
+    """Add Gaussian noise with a standard deviation per feature, in training only.
+
+    Keras' `GaussianNoise` takes one standard deviation for every feature, but the
+    features of a raw sequence have their own units, so this layer takes one each.
+
+    Args:
+        stddev: Standard deviation of the noise of each feature, in its units.
+
+    Input shape: `(batch, steps, features)`. Output shape: the same.
+    """
+
+    def __init__(self, stddev: list[float], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.stddev = [float(value) for value in stddev]
+
+    def augment(self, inputs: Any) -> Any:
+        stddev = ops.convert_to_tensor(self.stddev, dtype=inputs.dtype)
+        noise = keras.random.normal(ops.shape(inputs), dtype=inputs.dtype, seed=self.seed_generator)
+        return inputs + noise * stddev
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "stddev": self.stddev}
+
+
+@keras.saving.register_keras_serializable(package="bigmodel")
+class RandomScaling(_RandomSequenceLayer):
+    """Stretch each training sequence around the feature means by a random factor.
+
+    Each sequence gets one scale `s` drawn uniformly from `[1 - factor, 1 + factor]`,
+    and every value `v` of feature `f` becomes `center[f] + (v - center[f]) * s`.
+
+    Args:
+        factor: Largest change of amplitude, as a share.
+        center: Value of each feature that stays in place, usually its mean.
+
+    Input shape: `(batch, steps, features)`. Output shape: the same.
+    """
+
+    def __init__(self, factor: float, center: list[float], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.factor = float(factor)
+        self.center = [float(value) for value in center]
+
+    def augment(self, inputs: Any) -> Any:
+        center = ops.convert_to_tensor(self.center, dtype=inputs.dtype)
+        scale = keras.random.uniform(
+            (ops.shape(inputs)[0], 1, 1),
+            minval=1 - self.factor,
+            maxval=1 + self.factor,
+            dtype=inputs.dtype,
+            seed=self.seed_generator,
+        )
+        return center + (inputs - center) * scale
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "factor": self.factor, "center": self.center}
+
+
+@keras.saving.register_keras_serializable(package="bigmodel")
+class RandomTimeShift(_RandomSequenceLayer):
+    """Shift each training sequence in time by a random number of steps.
+
+    A shift of `k` steps moves step `i` to step `i + k`. Steps that move past either
+    end are dropped, and the steps they leave empty become padding (NaN), which the
+    models mask. No step wraps around, so no false jump appears between the ends.
+
+    Args:
+        max_steps: Largest shift either way, in steps.
+
+    Input shape: `(batch, steps, features)`. Output shape: the same.
+    """
+
+    def __init__(self, max_steps: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.max_steps = int(max_steps)
+
+    def augment(self, inputs: Any) -> Any:
+        shape = ops.shape(inputs)
+        shift = keras.random.randint(
+            (shape[0], 1), -self.max_steps, self.max_steps + 1, seed=self.seed_generator
+        )
+        source = ops.expand_dims(ops.arange(shape[1]), 0) - shift
+        inside = ops.logical_and(source >= 0, source < shape[1])
+        indices = ops.broadcast_to(ops.expand_dims(ops.clip(source, 0, shape[1] - 1), -1), shape)
+        shifted = ops.take_along_axis(inputs, indices, axis=1)
+        padding = ops.full_like(inputs, float("nan"))
+        return ops.where(ops.expand_dims(inside, -1), shifted, padding)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "max_steps": self.max_steps}
+
+
+def sequence_augmentation(
+    inputs: Any,
+    input_spec: Mapping[str, Any],
+    noise: float = 0.0,
+    scaling: float = 0.0,
+    time_shift: float = 0.0,
+) -> Any:
+    """Add the random sequence layers for each augmentation that is switched on.
+
+    The layers work on the raw, NaN-padded inputs, before standardisation, and change
+    sequences only in training.
+
+    Args:
+        inputs: Symbolic batch `(batch, length, features)`.
+        input_spec: `length`, `feature_mean` and `feature_std` of the training split.
+        noise: Standard deviation of the noise, as a share of each feature's.
+        scaling: Largest change of amplitude around the feature means, as a share.
+        time_shift: Largest shift either way, as a share of the sequence length.
+    """
+    # NOTE: the targets stay as they are. Scaling and shifts therefore suit
+    # classification, but they misalign regression and forecast targets.
+    x = inputs
+    max_steps = round(time_shift * input_spec["length"])
+    if max_steps > 0:
+        x = RandomTimeShift(max_steps, name="augment_time_shift")(x)
+    if scaling > 0:
+        x = RandomScaling(scaling, input_spec["feature_mean"], name="augment_scaling")(x)
+    if noise > 0:
+        stddev = [noise * (std if std > 0 else 1.0) for std in input_spec["feature_std"]]
+        x = RandomNoise(stddev, name="augment_noise")(x)
     return x
 
 

@@ -196,3 +196,6 @@ class TrainingSettings:
     patience: int = setting(5, minimum=0, maximum=100, step=1)
     """Epochs without improvement of validation loss before stopping; 0 turns it off."""
     seed: int = setting(42, minimum=0, maximum=2**31 - 1, step=1)
+    class_weight: str = setting("none", choices=("none", "balanced"))
+    """`balanced` weighs each class's loss by the inverse of its share of the training
+    split, so rare classes count as much as common ones. Classification only."""

@@ -22,6 +22,7 @@ import keras
 import numpy as np
 import sklearn
 import tensorflow as tf
+from sklearn.utils.class_weight import compute_class_weight
 
 from bigmodel import saved_models, sequence_pipeline
 from bigmodel.architectures import Family, get_family
@@ -64,6 +65,8 @@ class PreparedData:
     """Further entries of the saved model's metadata."""
     notices: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     """Warnings about the split that make the validation figures less meaningful."""
+    train_labels: list[int] = dataclasses.field(default_factory=list)
+    """Class index of each training example; empty for regression and forecasts."""
 
     @property
     def outputs(self) -> int:
@@ -125,6 +128,7 @@ def _train(store: RunStore, run: Run, run_dir: Path, on_progress: ProgressCallba
     store_logger = RunStoreLogger(
         store, run.id, training.epochs, data.steps_per_epoch, on_progress=on_progress
     )
+    class_weight = class_weights(training, data)
     started = time.monotonic()
     history = model.fit(
         data.train,
@@ -138,6 +142,7 @@ def _train(store: RunStore, run: Run, run_dir: Path, on_progress: ProgressCallba
             keras.callbacks.TerminateOnNaN(),
         ],
         shuffle=False,  # the pipeline reshuffles every epoch itself
+        class_weight=class_weight,
         verbose=0,
     )
     _check_finite(history.history, training)
@@ -157,6 +162,8 @@ def _train(store: RunStore, run: Run, run_dir: Path, on_progress: ProgressCallba
         "targets": data.target_names,
         "input_spec": data.input_spec,
         "notices": data.notices,
+        "class_weights": list(class_weight.values()) if class_weight else None,
+        **_validation_class_counts(model, data),
     }
     status = STOPPED if store_logger.stopped_by_user else COMPLETED
     store.finish_run(run.id, status, results=to_json(results), model_path=str(path))
@@ -181,6 +188,42 @@ def _validation_results(evaluation: Mapping[str, float], data: PreparedData) -> 
     if data.task == "classification":
         return {"val_accuracy": float(evaluation["accuracy"])}
     return {"val_mae": float(evaluation["mae"]), "val_rmse": float(evaluation["rmse"])}
+
+
+def class_weights(training: TrainingSettings, data: PreparedData) -> dict[int, float] | None:
+    """Return the loss weight of each class index, or None when every class weighs 1.
+
+    `balanced` gives class `c` the weight `n / (k * n_c)` over the training split
+    (scikit-learn's `compute_class_weight`). A class with no training example keeps 1.
+    """
+    if training.class_weight == "none" or data.task != "classification":
+        return None
+    present = np.unique(data.train_labels)
+    computed = compute_class_weight("balanced", classes=present, y=data.train_labels)
+    weights = {index: 1.0 for index in range(len(data.class_names))}
+    weights.update({int(c): float(w) for c, w in zip(present, computed, strict=True)})
+    return weights
+
+
+def _validation_class_counts(model: keras.Model, data: PreparedData) -> dict[str, list[int]]:
+    """Count the validation examples of each class and the model's predictions of each.
+
+    Both lists follow `data.class_names`; diagnostics read them to find a model that
+    predicts one class for everything. Regression and forecasts return nothing.
+    """
+    if data.task != "classification":
+        return {}
+    classes = len(data.class_names)
+    true_counts = np.zeros(classes, dtype=np.int64)
+    predicted_counts = np.zeros(classes, dtype=np.int64)
+    for x, y in data.validation:
+        predicted = np.argmax(model.predict_on_batch(x), axis=-1)
+        true_counts += np.bincount(np.asarray(y), minlength=classes)
+        predicted_counts += np.bincount(predicted, minlength=classes)
+    return {
+        "validation_counts": true_counts.tolist(),
+        "validation_predicted_counts": predicted_counts.tolist(),
+    }
 
 
 def _in_target_units(model: keras.Model, data: PreparedData) -> keras.Model:
@@ -256,6 +299,7 @@ def _prepare_images(
         },
         split={"train": train_idx, "validation": val_idx},
         notices=notices,
+        train_labels=[labels[i] for i in train_idx],
     )
 
 
@@ -314,6 +358,7 @@ def _prepare_sequences(
         target_names=list(dataset.target_names),
         target_mean=prepared.target_mean,
         target_std=prepared.target_std,
+        train_labels=prepared.train_y.tolist() if dataset.task == "classification" else [],
         meta={
             "target_names": list(dataset.target_names),
             "feature_names": list(dataset.feature_names),

@@ -27,3 +27,22 @@ def png_bytes(color: tuple[int, int, int], size: tuple[int, int] = (20, 14)) -> 
     buffer = io.BytesIO()
     Image.new("RGB", size, color).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+DIGITS = Path(__file__).resolve().parent.parent / "assets" / "digits"
+
+
+def make_digit_folders(root: Path, classes: dict[str, tuple[str, int]]) -> Path:
+    """Write class folders of bundled 8x8 digit images: `{class: (digits, images per digit)}`.
+
+    A class may mix digits, such as `{"odd": ("13579", 3)}`, which makes it hard to learn.
+    """
+    import shutil
+
+    for name, (digits, per_digit) in classes.items():
+        folder = root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        for digit in digits:
+            for source in sorted((DIGITS / digit).iterdir())[:per_digit]:
+                shutil.copy(source, folder / f"{digit}_{source.name}")
+    return root

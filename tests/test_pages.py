@@ -4,6 +4,7 @@ The background services are switched off (`BIGMODEL_START_SERVICES=0`): the page
 only write runs to the store and read them back, so no worker is needed here.
 """
 
+import dataclasses
 import io
 import json
 from pathlib import Path
@@ -18,7 +19,7 @@ from bigmodel.architectures.cnn import CNNSettings
 from bigmodel.config import Home
 from bigmodel.image_datasets import ingest_files
 from bigmodel.inference_client import Prediction
-from bigmodel.settings import Kind, TrainingSettings, specs
+from bigmodel.settings import Kind, TrainingSettings, from_dict, specs
 from bigmodel.store import COMPLETED, FAILED, QUEUED, MetricRow, RunStore
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -436,3 +437,84 @@ def test_run_log_is_shown_for_download(store: RunStore) -> None:
     assert not app.exception
     assert "epoch 1/3" in app.code[0].value
     assert app.get("download_button")
+
+
+def overfitting_rows() -> list[MetricRow]:
+    """Epochs whose validation loss is lowest in epoch 3 and rises while training loss falls."""
+    losses = [1.0, 0.6, 0.4, 0.3, 0.2, 0.1]
+    val_losses = [1.0, 0.7, 0.5, 0.55, 0.6, 0.7]
+    return [
+        MetricRow("epoch", epoch, 4, float(epoch + 1), {"loss": loss, "val_loss": val_loss})
+        for epoch, (loss, val_loss) in enumerate(zip(losses, val_losses, strict=True))
+    ]
+
+
+def test_live_run_shows_diagnostics(store: RunStore) -> None:
+    ids = populate_store(store)
+    run_id = store.create_run("live", str(ids["dataset"]), "cnn", SETTINGS)
+    store.start_run(run_id, worker_pid=1)
+    store.log_metrics(run_id, overfitting_rows())
+
+    app = start_app("zh-CN")
+    app.query_params["run"] = str(run_id)
+    app.switch_page("app_pages/train.py").run()
+
+    assert not app.exception
+    warnings = texts(app.warning)
+    assert any(warning.startswith("模型出现过拟合") for warning in warnings), warnings
+    assert i18n.translate("zh-CN", "ui.diagnostics.live") in texts(app.caption)
+    assert app.button(key="train_remedy_overfitting_more_dropout")
+
+
+@pytest.mark.parametrize(
+    ("button", "changes"),
+    [
+        ("train_remedy_overfitting_more_dropout", {"dropout": 0.5}),
+        ("train_remedy_overfitting_augmentation_image", {"rotation": 15, "zoom": 0.1}),
+    ],
+)
+def test_remedy_button_fills_train_form(store: RunStore, button: str, changes: dict) -> None:
+    ids = populate_store(store)
+    settings = {"preset": "fast", "model": {"filters": 16}, "training": {"epochs": 6}}
+    run_id = store.create_run("overfit", str(ids["dataset"]), "cnn", settings)
+    store.start_run(run_id, worker_pid=1)
+    store.log_metrics(run_id, overfitting_rows())
+    results = {"val_accuracy": 0.9, "val_loss": 0.5, "epochs_trained": 6, "training_seconds": 3.0}
+    store.finish_run(run_id, COMPLETED, results=results)
+
+    app = start_app()
+    app.query_params["run"] = str(run_id)
+    app.switch_page("app_pages/train.py").run()
+    app.button(key=button).click().run()
+
+    assert not app.exception
+    for name, value in changes.items():
+        assert app.number_input(key=f"train_cnn_{name}").value == value, name
+    assert app.number_input(key="train_cnn_filters").value == 16
+    assert app.number_input(key="train_training_epochs").value == 6
+
+    app.form_submit_button[0].click().run()
+    assert not app.exception
+    retrained = store.list_runs()[0]
+    assert retrained.id != run_id
+    assert retrained.dataset_id == ids["dataset"]
+    assert retrained.settings["preset"] == "fast"
+    expected = dataclasses.asdict(from_dict(CNNSettings, {"filters": 16, **changes}))
+    assert retrained.settings["model"] == expected
+    assert retrained.settings["training"]["epochs"] == 6
+
+
+def test_run_with_outdated_settings_still_shows(store: RunStore) -> None:
+    ids = populate_store(store)
+    outdated = {"preset": "fast", "model": {"removed_setting": 1}, "training": {}}
+    run_id = store.create_run("old", str(ids["dataset"]), "cnn", outdated)
+    store.start_run(run_id, worker_pid=1)
+    store.log_metrics(run_id, overfitting_rows())
+
+    app = start_app()
+    app.query_params["run"] = str(run_id)
+    app.switch_page("app_pages/train.py").run()
+
+    assert not app.exception
+    assert app.subheader[0].value == f"Run #{run_id}: old"
+    assert [warning.icon for warning in app.warning] == [":material/warning:"]  # worker only

@@ -1,4 +1,4 @@
-"""The train page's view of one run: progress or outcome, the live chart and the run log.
+"""The train page's view of one run: progress or outcome, the live chart, diagnostics, the log.
 
 The view reads the run store only. While the run is active, `run_view_ui` redraws
 it every `REFRESH_SECONDS` in a fragment, so the rest of the page stays still.
@@ -13,6 +13,7 @@ from bigmodel import charts, glossary, i18n, jobs, sequence_views, services, vie
 from bigmodel.architectures import DEFAULT_PRESET
 from bigmodel.errors import RunNotFoundError
 from bigmodel.store import COMPLETED, FAILED, INTERRUPTED, RUNNING, STOPPED, Run, RunStore
+from ui import diagnostics_view
 
 REFRESH_SECONDS = 1.0
 
@@ -132,15 +133,18 @@ def _run_view_ui(run_id: int, was_active: bool, t: i18n.Translator, store: RunSt
         _outcome_ui(run, t)
 
     steps = int((run.progress or {}).get("steps") or 1)
-    task = sequence_views.run_task(run.results, _dataset_summary(run.dataset_id, store))
+    summary = _dataset_summary(run.dataset_id, store)
+    task = sequence_views.run_task(run.results, summary)
+    history = store.get_metrics(run.id, "epoch")
     figure = charts.training_curves_figure(
-        store.get_metrics(run.id, "epoch"),
+        history,
         store.get_metrics(run.id, "batch"),
         steps,
         t,
         metrics=sequence_views.default_metrics(task),
     )
     st.plotly_chart(figure, key="train_curves")
+    diagnostics_view.diagnostics_ui(diagnostics_view.run_facts(run, history, summary), run, t)
 
 
 def _dataset_summary(dataset_id: str, store: RunStore) -> dict | None:

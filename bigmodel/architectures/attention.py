@@ -32,6 +32,12 @@ class AttentionSettings:
     """Hidden units of the feed-forward network in each block."""
     positions: str = setting("sinusoidal", choices=("learned", "sinusoidal"))
     dropout: float = setting(0.1, minimum=0.0, maximum=0.9, step=0.05)
+    noise: float = setting(0.0, minimum=0.0, maximum=1.0, step=0.05)
+    """Gaussian noise added to training sequences, as a share of each feature's std."""
+    scaling: float = setting(0.0, minimum=0.0, maximum=0.5, step=0.05)
+    """Largest random change of a training sequence's amplitude, as a share."""
+    time_shift: float = setting(0.0, minimum=0.0, maximum=0.5, step=0.05)
+    """Largest random shift of a training sequence in time, as a share of its length."""
 
 
 PRESETS: Mapping[str, Mapping[str, Mapping[str, Any]]] = {
@@ -81,9 +87,12 @@ def build_attention(
         )
 
     inputs = studio_layers.sequence_input(input_spec)
+    augmented = studio_layers.sequence_augmentation(
+        inputs, input_spec, settings.noise, settings.scaling, settings.time_shift
+    )
     x = studio_layers.SequenceNormalization(
         input_spec["feature_mean"], input_spec["feature_std"], name="normalize"
-    )(inputs)
+    )(augmented)
     x = keras.layers.Dense(settings.embed_dim, name="embed")(x)
     x = studio_layers.PositionEmbedding(input_spec["length"], settings.positions, name="positions")(
         x

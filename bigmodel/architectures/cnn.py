@@ -31,6 +31,25 @@ class CNNSettings:
     """Units of the hidden dense layer; 0 leaves it out."""
     dropout: float = setting(0.3, minimum=0.0, maximum=0.9, step=0.05)
     batch_norm: bool = setting(True)
+    flip: str = setting(
+        "none", choices=("none", "horizontal", "vertical", "horizontal_and_vertical")
+    )
+    """Mirror training images at random. Leave it off where mirroring changes the class."""
+    rotation: int = setting(0, minimum=0, maximum=180, step=5)
+    """Largest random rotation of a training image either way, in degrees."""
+    zoom: float = setting(0.0, minimum=0.0, maximum=0.5, step=0.05)
+    """Largest random zoom in or out of a training image, as a share of its side."""
+    contrast: float = setting(0.0, minimum=0.0, maximum=0.9, step=0.05)
+    """Largest random change of contrast of a training image, as a share."""
+
+    @property
+    def augmentation(self) -> dict[str, Any]:
+        return {
+            "flip": self.flip,
+            "rotation": self.rotation,
+            "zoom": self.zoom,
+            "contrast": self.contrast,
+        }
 
 
 PRESETS: Mapping[str, Mapping[str, Mapping[str, Any]]] = {
@@ -79,7 +98,9 @@ def build_cnn(settings: CNNSettings, input_spec: Mapping[str, Any], num_classes:
     from bigmodel import layers as studio_layers
 
     inputs = keras.Input(shape=(None, None, 3), name="image")
-    x = studio_layers.image_preprocessing(inputs, settings.input_size, input_spec["color_mode"])
+    x = studio_layers.image_preprocessing(
+        inputs, settings.input_size, input_spec["color_mode"], settings.augmentation
+    )
 
     size = settings.input_size
     for block in range(settings.conv_blocks):

@@ -30,6 +30,12 @@ class CNN1DSettings:
     kernel_length: int = setting(8, minimum=3, maximum=15, step=1)
     """Steps the first convolution covers; each next one covers 3 fewer, down to 3."""
     dropout: float = setting(0.0, minimum=0.0, maximum=0.9, step=0.05)
+    noise: float = setting(0.0, minimum=0.0, maximum=1.0, step=0.05)
+    """Gaussian noise added to training sequences, as a share of each feature's std."""
+    scaling: float = setting(0.0, minimum=0.0, maximum=0.5, step=0.05)
+    """Largest random change of a training sequence's amplitude, as a share."""
+    time_shift: float = setting(0.0, minimum=0.0, maximum=0.5, step=0.05)
+    """Largest random shift of a training sequence in time, as a share of its length."""
 
 
 PRESETS: Mapping[str, Mapping[str, Mapping[str, Any]]] = {
@@ -78,10 +84,13 @@ def build_cnn1d(settings: CNN1DSettings, input_spec: Mapping[str, Any], num_outp
     from bigmodel import layers as studio_layers
 
     inputs = studio_layers.sequence_input(input_spec)
-    mask = studio_layers.PaddingMask(name="padding_mask")(inputs)
+    augmented = studio_layers.sequence_augmentation(
+        inputs, input_spec, settings.noise, settings.scaling, settings.time_shift
+    )
+    mask = studio_layers.PaddingMask(name="padding_mask")(augmented)
     x = studio_layers.SequenceNormalization(
         input_spec["feature_mean"], input_spec["feature_std"], mask_padding=False, name="normalize"
-    )(inputs)
+    )(augmented)
 
     for index, (filters, kernel) in enumerate(layer_plan(settings)):
         x = keras.layers.Conv1D(filters, kernel, padding="same", name=f"conv{index}")(x)

@@ -27,6 +27,12 @@ class RNNSettings:
     bidirectional: bool = setting(True)
     """Read each sequence forwards and backwards as well, at twice the cost per epoch."""
     dropout: float = setting(0.2, minimum=0.0, maximum=0.9, step=0.05)
+    noise: float = setting(0.0, minimum=0.0, maximum=1.0, step=0.05)
+    """Gaussian noise added to training sequences, as a share of each feature's std."""
+    scaling: float = setting(0.0, minimum=0.0, maximum=0.5, step=0.05)
+    """Largest random change of a training sequence's amplitude, as a share."""
+    time_shift: float = setting(0.0, minimum=0.0, maximum=0.5, step=0.05)
+    """Largest random shift of a training sequence in time, as a share of its length."""
 
 
 # Recurrent networks learn slowly on a few dozen long sequences, so the presets allow
@@ -67,9 +73,12 @@ def build_rnn(settings: RNNSettings, input_spec: Mapping[str, Any], num_outputs:
     from bigmodel import layers as studio_layers
 
     inputs = studio_layers.sequence_input(input_spec)
+    augmented = studio_layers.sequence_augmentation(
+        inputs, input_spec, settings.noise, settings.scaling, settings.time_shift
+    )
     x = studio_layers.SequenceNormalization(
         input_spec["feature_mean"], input_spec["feature_std"], name="normalize"
-    )(inputs)
+    )(augmented)
 
     cell_class = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}[settings.cell]
     for index in range(settings.recurrent_layers):
