@@ -102,7 +102,18 @@ def _call_name(call: ast.Call) -> str | None:
     return None
 
 
+LOG_RECEIVERS = frozenset({"logger", "logging", "log"})
+"""Names of objects whose `warning`, `error` and `exception` calls write the English log."""
+
+
+def _is_log_call(call: ast.Call) -> bool:
+    receiver = call.func.value if isinstance(call.func, ast.Attribute) else None
+    return isinstance(receiver, ast.Name) and receiver.id in LOG_RECEIVERS
+
+
 def _shown_arguments(call: ast.Call) -> Iterator[ast.expr]:
+    if _is_log_call(call):
+        return
     name = _call_name(call)
     if name in TEXT_CALLS:
         if name in ("tabs", "write", "markdown"):
@@ -176,6 +187,7 @@ def test_scan_allows_keys_icons_and_formats() -> None:
         "st.set_page_config(page_title='BigModel Studio', layout='wide')\n"
         "st.download_button(t('ui.y'), data, file_name=f'run-{run_id}.log', mime='text/plain')\n"
         "st.markdown('\\n'.join(lines))\n"
+        "logger.warning('Run %s failed: %s', run_id, error)\n"
     )
 
     assert find_hardcoded_strings(source) == []
