@@ -32,6 +32,7 @@ FORBIDDEN = (
     "bigmodel.saved_models",
     "bigmodel.prediction",
     "bigmodel.inference",
+    "bigmodel.explain",
     "bigmodel.image_pipeline",
     "bigmodel.worker",
     "bigmodel.sequence_pipeline",
@@ -62,7 +63,9 @@ def fake_predict(home, run_id, csv_bytes, source, top_k=3):
 
 
 inference_client.predict_sequences = fake_predict
-pages = ["app_pages/data.py", "app_pages/train.py", "app_pages/predict.py", "app_pages/models.py"]
+inference_client.evaluate = lambda home, run_id, dataset_id=None: 0
+pages = ["app_pages/data.py", "app_pages/train.py", "app_pages/evaluate.py", "app_pages/predict.py",
+         "app_pages/models.py"]
 problems = []
 
 
