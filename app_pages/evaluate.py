@@ -35,9 +35,15 @@ if len(data) == 0:
 
 if data.is_classification:
     summary = evaluation_metrics.classification_ui(data, t)
-    true_class, predicted_class = evaluation_metrics.confusion_ui(data, summary, t)
+    matrix_column, table_column = st.columns(2, gap="large")
+    with matrix_column:
+        evaluation_metrics.confusion_ui(data, summary, t)
+    with table_column:
+        evaluation_metrics.class_table_ui(summary, t)
+    true_class, predicted_class = evaluation_metrics.cell_ui(data, t)
     evaluation_gallery.gallery_ui(data, t, store, true_class, predicted_class)
     evaluation_gallery.suspicious_ui(data, t)
+    evaluation_metrics.threshold_ui(summary, t)
 else:
     evaluation_metrics.regression_ui(data, t)
     evaluation_gallery.largest_errors_ui(data, t, store)

@@ -249,10 +249,10 @@ def sequence_figure(
         )
     figure.update_layout(
         height=height,
-        margin={"l": 5, "r": 5, "t": 10, "b": 5},
+        margin={"l": 5, "r": 5, "t": 30, "b": 5},
         font=FONT,
         showlegend=importance is not None or len(feature_names) > 1,
-        legend={"orientation": "h", "y": -0.25, "font": {"size": 10}},
+        legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "font": {"size": 10}},
         xaxis_title=t("ui.chart.step"),
         yaxis2={"overlaying": "y", "side": "right", "range": [0, 1.05], "visible": False},
         bargap=0,

@@ -23,7 +23,7 @@ ANY = ""
 
 
 def classification_ui(data: EvaluationData, t: i18n.Translator) -> EvaluationSummary:
-    """Show the accuracy, the per-class table and the threshold slider; return the summary."""
+    """Show the accuracy, the number of examples and of mistakes; return the summary."""
     threshold = float(st.session_state.get("evaluate_threshold", 0.0))
     summary = evaluation.summarize(data, threshold)
 
@@ -31,16 +31,12 @@ def classification_ui(data: EvaluationData, t: i18n.Translator) -> EvaluationSum
     accuracy_column.metric(t("ui.evaluate.accuracy"), views.format_percent(summary.accuracy))
     examples_column.metric(t("ui.evaluate.examples"), summary.examples)
     mistakes_column.metric(t("ui.evaluate.mistakes"), len(evaluation.mistakes(data)))
-
-    st.subheader(t("ui.evaluate.per_class"))
-    class_table_ui(summary, t)
-    st.subheader(t("ui.evaluate.threshold_heading"))
-    threshold_ui(summary, t)
     return summary
 
 
 def class_table_ui(summary: EvaluationSummary, t: i18n.Translator) -> None:
     assert summary.class_table is not None
+    st.subheader(t("ui.evaluate.per_class"))
     columns = {
         "class": t("ui.evaluate.column.class"),
         "precision": t("ui.evaluate.column.precision"),
@@ -48,21 +44,16 @@ def class_table_ui(summary: EvaluationSummary, t: i18n.Translator) -> None:
         "f1": t("ui.evaluate.column.f1"),
         "support": t("ui.evaluate.column.support"),
     }
-    share: dict[str, Any] = {"format": "percent", "min_value": 0, "max_value": 1}
+    # Percent numbers, not progress bars, so that all five columns fit beside the matrix.
     config = {
-        columns["precision"]: st.column_config.ProgressColumn(
-            columns["precision"], help=t("ui.evaluate.help.precision"), **share
-        ),
-        columns["recall"]: st.column_config.ProgressColumn(
-            columns["recall"], help=t("ui.evaluate.help.recall"), **share
-        ),
-        columns["f1"]: st.column_config.ProgressColumn(
-            columns["f1"], help=t("ui.evaluate.help.f1"), **share
-        ),
-        columns["support"]: st.column_config.NumberColumn(
-            columns["support"], help=t("ui.evaluate.help.support")
-        ),
+        columns[name]: st.column_config.NumberColumn(
+            columns[name], help=t(f"ui.evaluate.help.{name}"), format="percent"
+        )
+        for name in ("precision", "recall", "f1")
     }
+    config[columns["support"]] = st.column_config.NumberColumn(
+        columns["support"], help=t("ui.evaluate.help.support")
+    )
     table = summary.class_table.assign(**{"class": summary.class_table["class"].astype(str)})
     st.dataframe(
         table.rename(columns=columns), hide_index=True, column_config=config, key="evaluate_table"
@@ -71,6 +62,7 @@ def class_table_ui(summary: EvaluationSummary, t: i18n.Translator) -> None:
 
 def threshold_ui(summary: EvaluationSummary, t: i18n.Translator) -> None:
     """Show the confidence slider with the accuracy and coverage of the predictions above it."""
+    st.subheader(t("ui.evaluate.threshold_heading"))
     st.caption(t("ui.evaluate.threshold_help"))
     slider_column, accuracy_column, coverage_column = st.columns([2, 1, 1])
     with slider_column:
@@ -97,14 +89,8 @@ def threshold_ui(summary: EvaluationSummary, t: i18n.Translator) -> None:
     )
 
 
-def confusion_ui(
-    data: EvaluationData, summary: EvaluationSummary, t: i18n.Translator
-) -> tuple[str | None, str | None]:
-    """Show the confusion matrix and return the chosen cell as (true class, predicted class).
-
-    A click on a cell chooses it; the two select boxes under the matrix show and
-    change the choice. None in either place keeps every class.
-    """
+def confusion_ui(data: EvaluationData, summary: EvaluationSummary, t: i18n.Translator) -> None:
+    """Show the confusion matrix; a click on a cell chooses it in `cell_ui`'s select boxes."""
     st.subheader(t("ui.evaluate.confusion"))
     st.caption(t("ui.evaluate.confusion_help"))
     normalized = st.toggle(t("ui.evaluate.normalized"), key="evaluate_normalized")
@@ -118,6 +104,12 @@ def confusion_ui(
     )
     _apply_click(event)
 
+
+def cell_ui(data: EvaluationData, t: i18n.Translator) -> tuple[str | None, str | None]:
+    """Show and change the chosen confusion cell; return it as (true class, predicted class).
+
+    None in either place keeps every class.
+    """
     names = [ANY, *(str(name) for name in data.class_names)]
     for key in ("evaluate_true", "evaluate_predicted"):
         if st.session_state.get(key) not in names:
@@ -140,7 +132,7 @@ def confusion_ui(
 
 def _apply_click(event: Any) -> None:
     """Copy a newly clicked cell into the select boxes, which are drawn after the chart."""
-    points = (event or {}).get("selection", {}).get("points", []) if event else []
+    points = event["selection"]["points"] if event and "selection" in event else []
     if not points:
         return
     clicked = (str(points[0].get("y")), str(points[0].get("x")))
