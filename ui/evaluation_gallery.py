@@ -8,7 +8,7 @@ downloads as CSV.
 Session state: `evaluate_gallery_size` (cards shown), `evaluate_explain` (whether to
 draw explanations), `evaluate_explanations` (explanations by run, dataset and example, so a
 rerun does not request them again) and `evaluate_suspicious` (marked examples by run
-and source). Each card's box has the key `evaluate_mark_<source>_<position>`.
+and source). Each card's box has the key `evaluate_mark_<run>_<source>_<position>`.
 """
 
 from __future__ import annotations
@@ -226,7 +226,7 @@ def _suspicious(data: EvaluationData) -> dict[int, dict[str, Any]]:
 
 def _mark_ui(data: EvaluationData, item: ExampleResult, t: i18n.Translator) -> None:
     marked = _suspicious(data)
-    key = f"evaluate_mark_{data.source}_{item.position}"
+    key = f"evaluate_mark_{data.run_id}_{data.source}_{item.position}"
     if key not in st.session_state:
         st.session_state[key] = item.position in marked
     if st.checkbox(t("ui.evaluate.mark"), key=key, help=t("ui.evaluate.mark_help")):
