@@ -233,7 +233,16 @@ def _model_path(run: Run) -> Path:
 
 
 def _validation_indices(store: RunStore, run: Run) -> list[int]:
-    split = json.loads((store.home.run_dir(run.id) / "split.json").read_text("utf-8"))
+    """Return the validation indices stored with the run.
+
+    Raises:
+        DatasetError: the run folder has no `split.json`.
+    """
+    path = store.home.run_dir(run.id) / "split.json"
+    try:
+        split = json.loads(path.read_text("utf-8"))
+    except FileNotFoundError as error:
+        raise DatasetError("evaluation.split_missing", run_id=run.id, path=str(path)) from error
     return [int(index) for index in split["validation"]]
 
 

@@ -360,3 +360,12 @@ def test_service_explains_sequences(store, sequence_run):
     assert explained[0].saliency.shape == (60,)
     assert explained[0].attention is None
     assert explained[0].output in (0, 1)
+
+
+def test_run_without_split_is_explained(store, trained_run):
+    (store.home.run_dir(trained_run.id) / "split.json").unlink()
+
+    with pytest.raises(DatasetError) as raised:
+        evaluation.compute_evaluation(store, trained_run.id)
+
+    assert raised.value.key == "evaluation.split_missing"
