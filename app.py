@@ -1,8 +1,8 @@
 """BigModel Studio in the browser: navigation, language and the shared sidebar.
 
 Run it with `streamlit run app.py`. Each page lives in `app_pages/` and is named here, so
-its URL (`/` for the data page, `/train`, `/predict`, `/models`, `/demo`, `/glossary`)
-stays the same in every language.
+its URL (`/` for the data page, `/train`, `/evaluate`, `/predict`, `/models`, `/demo`,
+`/glossary`) stays the same in every language.
 The folder is not called `pages/`, because Streamlit runs the files of a `pages/` folder
 as pages of their own when the first visit after a start is to a page URL. That visit
 would skip this file, its navigation and the start of the background services.
@@ -30,6 +30,12 @@ page = st.navigation(
             title=t("ui.nav.train"),
             icon=":material/model_training:",
             url_path="train",
+        ),
+        st.Page(
+            "app_pages/evaluate.py",
+            title=t("ui.nav.evaluate"),
+            icon=":material/fact_check:",
+            url_path="evaluate",
         ),
         st.Page(
             "app_pages/predict.py",

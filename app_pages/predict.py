@@ -15,7 +15,7 @@ from bigmodel.errors import BigModelError
 from bigmodel.imaging import decode_image, make_thumbnail
 from bigmodel.inference_client import Prediction
 from bigmodel.store import COMPLETED, STOPPED, Run
-from ui import batch_predict, sequence_predict
+from ui import batch_predict, explanation, sequence_predict
 
 t = studio_ui.translator()
 store = studio_ui.store()
@@ -126,3 +126,5 @@ except BigModelError as error:
 
 for file, prediction in zip(files, predictions, strict=True):
     prediction_ui(file.name, file.getvalue(), prediction, threshold)
+
+explanation.grad_cam_ui(run.id, files, t)

@@ -32,9 +32,14 @@ import pandas as pd
 from sklearn import metrics
 
 from bigmodel.errors import DatasetError, ModelNotReadyError
-from bigmodel.image_datasets import ImageDataset, load_image_dataset
+from bigmodel.image_datasets import ImageDataset, ingest_zip, load_image_dataset
 from bigmodel.imaging import decode_image
-from bigmodel.sequence_datasets import SequenceDataset, load_sequence_dataset
+from bigmodel.sequence_datasets import (
+    SequenceDataset,
+    SequenceSpec,
+    ingest_sequences,
+    load_sequence_dataset,
+)
 from bigmodel.store import Run, RunStore
 
 logger = logging.getLogger(__name__)
@@ -228,7 +233,16 @@ def _model_path(run: Run) -> Path:
 
 
 def _validation_indices(store: RunStore, run: Run) -> list[int]:
-    split = json.loads((store.home.run_dir(run.id) / "split.json").read_text("utf-8"))
+    """Return the validation indices stored with the run.
+
+    Raises:
+        DatasetError: the run folder has no `split.json`.
+    """
+    path = store.home.run_dir(run.id) / "split.json"
+    try:
+        split = json.loads(path.read_text("utf-8"))
+    except FileNotFoundError as error:
+        raise DatasetError("evaluation.split_missing", run_id=run.id, path=str(path)) from error
     return [int(index) for index in split["validation"]]
 
 
@@ -384,6 +398,45 @@ def fit_length(x: np.ndarray, length: int) -> np.ndarray:
         return x[:, :length]
     padding = np.full((x.shape[0], length - x.shape[1], x.shape[2]), np.nan, dtype=x.dtype)
     return np.concatenate([x, padding], axis=1)
+
+
+# Test sets
+
+
+def ingest_test_images(store: RunStore, run: Run, data: bytes, name: str) -> ImageDataset:
+    """Ingest a zip of class folders as a test set for a run's image model.
+
+    Raises:
+        InvalidUploadError, LimitExceededError: as `image_datasets.ingest_zip` raises them.
+        DatasetError: a class folder is not one of the model's classes.
+    """
+    dataset = ingest_zip(data, name, store)
+    _class_map(dataset.classes, model_meta(run)["class_names"], dataset.id, run.id)
+    return dataset
+
+
+def ingest_test_sequences(
+    store: RunStore, run: Run, data: bytes, source: str, name: str
+) -> SequenceDataset:
+    """Ingest a labelled CSV file as a test set for a run's sequence model.
+
+    The file is read with the column roles, cleaning and length of the training data,
+    as saved with the model, so it needs the same columns.
+
+    Raises:
+        InvalidUploadError: the file cannot be read as CSV.
+        DatasetError: a column of the training data is missing, or a class is not
+            one of the model's classes.
+    """
+    meta = model_meta(run)
+    spec = SequenceSpec.from_dict(meta["sequence"]["spec"])
+    if spec.layout != "series":
+        spec = dataclasses.replace(spec, max_length=int(meta["sequence"]["length"]))
+    dataset = ingest_sequences(data, source, spec, name, store)
+    _check_sequence_columns(dataset, meta, run.id)
+    if dataset.task == "classification":
+        _class_map(dataset.class_names, meta["class_names"], dataset.id, run.id)
+    return dataset
 
 
 # The cache on disk

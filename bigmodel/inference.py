@@ -19,6 +19,11 @@ Endpoints:
                    -> {"source": str, "examples": int}; `evaluation.compute_evaluation`
                    predicts the validation split or the dataset and caches the result
                    in the run folder, where `evaluation.load_evaluation` reads it.
+    POST /explain_images {"run_id": int, "images": [{"name", "data" (base64)}]}
+                   -> {"explanations": [...]} as `explain.explain_images` returns them.
+    POST /explain_sequences {"run_id": int, "dataset_id": str, "indices": [int, ...]}
+                   -> {"explanations": [{"index", "output", "score", "saliency",
+                   "attention"}]} for examples of a stored sequence dataset.
 
 A bad request gets status 400 and {"error": {"key", "params"}}.
 """
@@ -37,10 +42,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from bigmodel import evaluation, saved_models, services
+from bigmodel import evaluation, explain, saved_models, services
 from bigmodel.config import Home
 from bigmodel.errors import BigModelError, InvalidUploadError, ModelNotReadyError
 from bigmodel.prediction import Predictor
+from bigmodel.sequence_datasets import load_sequence_dataset
 from bigmodel.sequence_prediction import SequencePredictor, table_records
 from bigmodel.store import RunStore, to_json
 
@@ -132,10 +138,40 @@ def _evaluate(request: dict[str, Any], cache: ModelCache) -> dict[str, Any]:
     return {"source": data.source, "examples": len(data)}
 
 
+def _explain_images(request: dict[str, Any], cache: ModelCache) -> dict[str, Any]:
+    images = [(i["name"], _decode_base64(i["data"], i["name"])) for i in request["images"]]
+    predictor = _predictor_of_kind(cache, int(request["run_id"]), Predictor, "image")
+    return {"explanations": explain.explain_images(predictor.model, predictor.class_names, images)}
+
+
+def _explain_sequences(request: dict[str, Any], cache: ModelCache) -> dict[str, Any]:
+    predictor = _predictor_of_kind(cache, int(request["run_id"]), SequencePredictor, "sequence")
+    examples = load_sequence_dataset(str(request["dataset_id"]), cache.store).examples()
+    indices = [int(index) for index in request["indices"]]
+    x = evaluation.fit_length(examples.x[indices], predictor.length)
+
+    explanations = []
+    for index, sequence in zip(indices, x, strict=True):
+        result = explain.explain_sequence(predictor.model, predictor.meta, sequence)
+        attention = None if result.attention is None else result.attention.round(5).tolist()
+        explanations.append(
+            {
+                "index": index,
+                "output": result.output_index,
+                "score": result.score,
+                "saliency": result.saliency.round(5).tolist(),
+                "attention": attention,
+            }
+        )
+    return {"explanations": explanations}
+
+
 ROUTES: dict[str, Callable[[dict[str, Any], ModelCache], dict[str, Any]]] = {
     "/predict": _predict_images,
     "/predict_sequences": _predict_sequences,
     "/evaluate": _evaluate,
+    "/explain_images": _explain_images,
+    "/explain_sequences": _explain_sequences,
 }
 
 

@@ -12,6 +12,7 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from bigmodel import services
@@ -164,6 +165,97 @@ def evaluate(home: Home, run_id: int, dataset_id: str | None = None) -> int:
     """
     reply = _post(home, "/evaluate", {"run_id": run_id, "dataset_id": dataset_id})
     return int(reply["examples"])
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageExplanation:
+    """The Grad-CAM heat map of one image, or the reason it could not be explained.
+
+    `heatmap` is `(rows, columns)` in 0-1 over a grid that covers the whole image.
+    """
+
+    name: str
+    class_name: str | None
+    probability: float | None
+    heatmap: np.ndarray | None
+    error: dict[str, Any] | None
+
+
+@dataclasses.dataclass(frozen=True)
+class SequenceExplanation:
+    """The importance of each real step of one sequence of a stored dataset.
+
+    `saliency` is in 0-1; `attention` sums to 1, and is None for models without
+    attention layers. `output` is the explained class or output index.
+    """
+
+    index: int
+    output: int
+    score: float
+    saliency: np.ndarray
+    attention: np.ndarray | None
+
+
+def explain_images(
+    home: Home, run_id: int, images: Sequence[tuple[str, bytes]]
+) -> list[ImageExplanation]:
+    """Compute the Grad-CAM heat map of the predicted class of each `(name, bytes)` image.
+
+    Raises:
+        BigModelError: what the service rejected, such as a run whose model predicts
+            sequences.
+        ServiceUnavailableError: if the service cannot be started or reached.
+    """
+    reply = _post(
+        home,
+        "/explain_images",
+        {
+            "run_id": run_id,
+            "images": [{"name": n, "data": base64.b64encode(d).decode()} for n, d in images],
+        },
+    )
+    return [
+        ImageExplanation(
+            name=item["name"],
+            class_name=item.get("class"),
+            probability=item.get("probability"),
+            heatmap=None if item.get("heatmap") is None else np.asarray(item["heatmap"]),
+            error=item.get("error"),
+        )
+        for item in reply["explanations"]
+    ]
+
+
+def explain_sequences(
+    home: Home, run_id: int, dataset_id: str, indices: Sequence[int]
+) -> list[SequenceExplanation]:
+    """Compute the importance of each step of examples of a stored sequence dataset.
+
+    Args:
+        indices: positions in `SequenceDataset.examples()`.
+
+    Raises:
+        BigModelError: what the service rejected, such as a run whose model predicts
+            images.
+        ServiceUnavailableError: if the service cannot be started or reached.
+    """
+    reply = _post(
+        home,
+        "/explain_sequences",
+        {"run_id": run_id, "dataset_id": dataset_id, "indices": [int(i) for i in indices]},
+    )
+    return [
+        SequenceExplanation(
+            index=int(item["index"]),
+            output=int(item["output"]),
+            score=float(item["score"]),
+            saliency=np.asarray(item["saliency"], dtype=np.float32),
+            attention=None
+            if item["attention"] is None
+            else np.asarray(item["attention"], dtype=np.float32),
+        )
+        for item in reply["explanations"]
+    ]
 
 
 def _post(home: Home, path: str, payload: dict[str, Any]) -> dict[str, Any]:

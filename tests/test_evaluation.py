@@ -14,7 +14,7 @@ from bigmodel.image_datasets import ingest_folder
 from bigmodel.prediction import Predictor
 from bigmodel.sequence_datasets import SequenceSpec, ingest_sequences
 from bigmodel.training import execute_run
-from tests.image_factory import make_color_folders
+from tests.image_factory import make_color_folders, png_bytes
 from tests.processes import background
 
 SAMPLES = Path(__file__).parent.parent / "assets" / "sequences"
@@ -330,3 +330,42 @@ def test_fit_length_pads_and_cuts():
     padded = evaluation.fit_length(x, 7)
     assert padded.shape == (2, 7, 1)
     assert np.isnan(padded[:, 5:]).all()
+
+
+# Explanations through the service
+
+
+def test_service_explains_images(store, trained_run):
+    images = [("red.png", png_bytes((220, 30, 30))), ("broken.png", b"not an image")]
+
+    with background(store.home, services.INFERENCE):
+        explained = inference_client.explain_images(store.home, trained_run.id, images)
+
+    assert explained[0].class_name == "red"
+    assert explained[0].heatmap is not None
+    assert explained[0].heatmap.ndim == 2
+    assert explained[0].heatmap.max() <= 1.0
+    assert explained[0].error is None
+    assert explained[1].heatmap is None
+    assert explained[1].error["key"] == "errors.image_unknown_format"
+
+
+def test_service_explains_sequences(store, sequence_run):
+    with background(store.home, services.INFERENCE):
+        explained = inference_client.explain_sequences(
+            store.home, sequence_run.id, sequence_run.dataset_id, [0, 3]
+        )
+
+    assert [item.index for item in explained] == [0, 3]
+    assert explained[0].saliency.shape == (60,)
+    assert explained[0].attention is None
+    assert explained[0].output in (0, 1)
+
+
+def test_run_without_split_is_explained(store, trained_run):
+    (store.home.run_dir(trained_run.id) / "split.json").unlink()
+
+    with pytest.raises(DatasetError) as raised:
+        evaluation.compute_evaluation(store, trained_run.id)
+
+    assert raised.value.key == "evaluation.split_missing"
