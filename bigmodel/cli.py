@@ -18,11 +18,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bigmodel import i18n, prediction_tables
+from bigmodel import i18n
 from bigmodel.architectures import DEFAULT_PRESET, PRESETS, families, get_family
-from bigmodel.config import Home
+from bigmodel.config import DEFAULT_THRESHOLD, Home
 from bigmodel.errors import BigModelError, SettingsError
-from bigmodel.prediction_tables import DEFAULT_THRESHOLD
 from bigmodel.settings import Kind, SettingSpec, TrainingSettings, specs
 from bigmodel.store import RunStore
 
@@ -349,6 +348,7 @@ def _print_progress(t: i18n.Translator) -> Any:
 
 
 def _predict(args: argparse.Namespace, home: Home, t: i18n.Translator) -> int:
+    from bigmodel import prediction_tables
     from bigmodel.errors import ModelNotReadyError
     from bigmodel.inference import load_predictor
     from bigmodel.sequence_prediction import SequencePredictor
@@ -412,6 +412,7 @@ def _predict_image_batch(
 
     Returns 1 if any file could not be read, else 0.
     """
+    from bigmodel import prediction_tables
     from bigmodel.batch_prediction import batch_from_paths, predict_batch
     from bigmodel.inference_client import Prediction
 
@@ -448,6 +449,8 @@ def _write_sequence_table(
 
 def _write_or_print(table: Any, args: argparse.Namespace, t: i18n.Translator) -> int:
     """Mark the uncertain rows, then write the table to `--output` or print it."""
+    from bigmodel import prediction_tables
+
     threshold = DEFAULT_THRESHOLD if args.threshold is None else args.threshold
     marked = prediction_tables.mark_uncertain(table, threshold)
     frame = prediction_tables.display_frame(marked, t)

@@ -13,6 +13,9 @@ from pathlib import Path
 
 DEFAULT_HOME = "bigmodel-data"
 
+DEFAULT_THRESHOLD = 0.5
+"""Minimum confidence below which a prediction is marked uncertain, unless the user sets one."""
+
 
 def _env_int(name: str, default: int) -> int:
     value = os.environ.get(name)

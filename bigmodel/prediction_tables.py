@@ -21,9 +21,6 @@ from bigmodel.errors import SettingsError
 from bigmodel.imaging import Notice
 from bigmodel.inference_client import Prediction
 
-DEFAULT_THRESHOLD = 0.5
-"""Minimum confidence below which a prediction is marked uncertain, unless the user sets one."""
-
 IMAGE_COLUMNS = ("file", "prediction", "confidence", "top", "error")
 
 

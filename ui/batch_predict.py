@@ -22,6 +22,7 @@ from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 import studio_ui
 from bigmodel import batch_prediction, i18n, inference_client, prediction_tables, views
+from bigmodel.config import DEFAULT_THRESHOLD
 from bigmodel.errors import BigModelError
 from bigmodel.inference_client import Prediction
 from bigmodel.store import Run
@@ -43,7 +44,7 @@ def threshold_ui(t: i18n.Translator) -> float:
         t("batch.threshold"),
         min_value=0,
         max_value=100,
-        value=round(100 * prediction_tables.DEFAULT_THRESHOLD),
+        value=round(100 * DEFAULT_THRESHOLD),
         step=5,
         format="%d%%",
         key="predict_threshold",
