@@ -16,6 +16,7 @@ st.set_page_config(page_title="BigModel Studio", page_icon=":material/neurology:
 
 t = studio_ui.translator()
 studio_ui.start_services_once()
+studio_ui.uploader_texts_ui(t)
 
 page = st.navigation(
     [

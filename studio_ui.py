@@ -68,6 +68,39 @@ def language_switch_ui(t: i18n.Translator) -> None:
     )
 
 
+# Streamlit 1.67 writes the upload button and the size limit of `st.file_uploader` in
+# English only. These rules hide its words (font size 0) and show the catalog's instead;
+# the selectors are Streamlit's own test ids. The file types after the limit are dropped.
+_UPLOADER_CSS = """
+<style>
+[data-testid="stFileUploaderDropzone"] button [data-testid="stMarkdownContainer"] p,
+[data-testid="stFileUploaderDropzoneInstructions"] span {{ font-size: 0; }}
+[data-testid="stFileUploaderDropzone"] button [data-testid="stMarkdownContainer"] p::after {{
+  content: "{upload}"; font-size: 0.875rem; }}
+[data-testid="stFileUploaderDropzone"]:has(input[webkitdirectory])
+  button [data-testid="stMarkdownContainer"] p::after {{ content: "{upload_folder}"; }}
+[data-testid="stFileUploaderDropzoneInstructions"] span::after {{
+  content: "{limit}"; font-size: 0.875rem; }}
+</style>
+"""
+
+
+def uploader_texts_ui(t: i18n.Translator) -> None:
+    """Put the session's language on the texts that Streamlit's file uploader draws."""
+    megabytes = int(st.get_option("server.maxUploadSize"))
+    size = f"{megabytes // 1024} GB" if megabytes % 1024 == 0 else f"{megabytes} MB"
+    texts = {
+        "upload": t("ui.uploader.upload"),
+        "upload_folder": t("ui.uploader.upload_folder"),
+        "limit": t("ui.uploader.limit", size=size),
+    }
+    st.html(_UPLOADER_CSS.format(**{name: _css_string(text) for name, text in texts.items()}))
+
+
+def _css_string(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
 def home() -> Home:
     return Home.from_env()
 

@@ -167,3 +167,21 @@ def test_gbk_headers_in_chinese(studio, page: Page) -> None:
     assert order.input_value() == "时间"
     assert page.get_by_text("未使用的列：备注").count() == 1
     shot(page, "sequence-gbk-zh-CN")
+
+
+def test_uploader_texts_in_chinese(studio, page: Page) -> None:
+    url, _ = studio
+    zh = i18n.Translator("zh-CN")
+    page.goto(f"{url}/?lang=zh-CN")
+    idle(page)
+    page.get_by_role("tab", name=zh("ui.data.tab.csv")).click()
+    uploader = page.locator('[data-testid="stFileUploader"]').filter(
+        has_text=zh("ui.data.csv_label")
+    )
+
+    button = uploader.locator('[data-testid="stFileUploaderDropzone"] button p')
+    limit = uploader.locator('[data-testid="stFileUploaderDropzoneInstructions"] span')
+    shown = "e => getComputedStyle(e, '::after').content"
+    assert button.evaluate(shown) == '"上传"'
+    assert limit.evaluate(shown) == '"每个文件最大 1 GB"'
+    assert button.evaluate("e => getComputedStyle(e).fontSize") == "0px"
