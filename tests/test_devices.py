@@ -9,11 +9,11 @@ import sys
 
 import pytest
 
-from bigmodel import devices, jobs
+from bigmodel import devices, jobs, services
 from bigmodel.errors import SettingsError
-from bigmodel.store import COMPLETED, RunStore
+from bigmodel.store import COMPLETED, PAUSED, RunStore
 from tests.image_factory import make_color_folders
-from tests.processes import ROOT, environment
+from tests.processes import ROOT, background, environment, wait_for
 
 
 def test_cpu_split_trains_on_two_replicas(home, tmp_path):
@@ -59,3 +59,31 @@ def test_single_device_uses_default_strategy(monkeypatch):
 
     assert strategy.num_replicas_in_sync == 1
     assert devices.describe(strategy)["replicas"] == "1"
+
+
+def test_two_replica_run_pauses_and_resumes(home, tmp_path, monkeypatch):
+    monkeypatch.setenv(devices.DEVICES_VARIABLE, "cpu:2")
+    store = RunStore(home)
+    folder = make_color_folders(tmp_path / "colors", per_class=8)
+    epochs = 20
+    command = [sys.executable, "-m", "bigmodel", "train", "--dataset", str(folder)]
+    command += ["--epochs", str(epochs), "--batch-size", "8", "--input-size", "16"]
+    command += ["--filters", "8", "--patience", "0"]
+
+    with subprocess.Popen(command, cwd=ROOT, env=environment(home)) as training:
+        [run] = wait_for(store.list_runs, timeout=120, interval=0.1)
+        wait_for(lambda: store.get_metrics(run.id, kind="epoch"), timeout=120, interval=0.1)
+        jobs.pause_run(store, run.id)
+        training.wait(timeout=120)
+    paused = store.get_run(run.id)
+    assert paused.status == PAUSED, paused.traceback
+    assert 1 <= paused.resume_epoch < epochs
+
+    jobs.resume_run(store, run.id)
+    with background(home, services.WORKER):
+        resumed = jobs.wait_for_run(store, run.id, timeout=300)
+
+    assert resumed.status == COMPLETED, resumed.traceback
+    assert resumed.environment["replicas"] == "2"
+    assert resumed.results["epochs_trained"] == epochs
+    assert [row.epoch for row in store.get_metrics(run.id, kind="epoch")] == list(range(epochs))
