@@ -165,10 +165,11 @@ class LatestCheckpointer(keras.callbacks.Callback):
 
     After an epoch it writes `latest.keras` (the model with its optimizer state) and
     the rest of the resume point (see `bigmodel.checkpoints`): when `interval` seconds
-    have passed since the last write, after the last epoch, and when
-    `pause_requested()` returns True. The last case also stops training, and sets
-    `paused`. It must be the last callback, so that the state it writes includes what
-    every other callback did at the end of the epoch.
+    have passed since the last write, after the last epoch (also one that early
+    stopping, a NaN loss or Stop ends), and when `pause_requested()` returns True.
+    The last case also stops training and sets `paused`. It must be the last callback,
+    so that the state it writes includes what every other callback did at the end of
+    the epoch.
 
     Args:
         folder: Where the checkpoint goes; created if missing.
