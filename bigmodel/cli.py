@@ -1,10 +1,11 @@
 """The command line: `python -m bigmodel <command>`.
 
 Commands mirror the studio's pages: `ingest` a folder, zip or CSV file, `train` a
-model with progress in the terminal, `predict` images, folders and zips of images or
-the sequences of CSV files (into a CSV file with `--output`), write a run's HTML
-`report`, list `runs` and `datasets`. `worker` and `inference` start the background
-processes the web studio uses. Messages follow `--lang` or the environment's locale.
+model with progress in the terminal, `pause` and `resume` a run, `predict` images,
+folders and zips of images or the sequences of CSV files (into a CSV file with
+`--output`), write a run's HTML `report`, list `runs` and `datasets`. `worker` and
+`inference` start the background processes the web studio uses. Messages follow
+`--lang` or the environment's locale.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from bigmodel.architectures import DEFAULT_PRESET, PRESETS, families, get_family
 from bigmodel.config import DEFAULT_THRESHOLD, Home
 from bigmodel.errors import BigModelError, SettingsError
 from bigmodel.settings import Kind, SettingSpec, TrainingSettings, specs
-from bigmodel.store import RunStore
+from bigmodel.store import PAUSED, RunStore
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +80,12 @@ def build_parser(t: i18n.Translator) -> argparse.ArgumentParser:
     report = commands.add_parser("report", parents=[common], help=t("report.cli_help"))
     report.add_argument("run", type=int, help=t("report.cli_run"))
     report.add_argument("--output", type=Path, help=t("report.cli_output"))
+
+    pause = commands.add_parser("pause", parents=[common], help=t("cli.pause"))
+    pause.add_argument("run", type=int, help=t("cli.run_id"))
+    resume = commands.add_parser("resume", parents=[common], help=t("cli.resume"))
+    resume.add_argument("run", type=int, help=t("cli.run_id"))
+    resume.add_argument("--restart", action="store_true", help=t("cli.restart"))
 
     commands.add_parser("runs", parents=[common], help=t("cli.runs"))
     commands.add_parser("datasets", parents=[common], help=t("cli.datasets"))
@@ -289,6 +296,10 @@ def _train(args: argparse.Namespace, home: Home, t: i18n.Translator) -> int:
 
     run = execute_run(store, store.get_run(run_id), on_progress=_print_progress(t))
     print()
+    if run.status == PAUSED:
+        epochs = run.settings["training"]["epochs"]
+        print(t("cli.run_paused", run_id=run.id, epoch=run.resume_epoch, epochs=epochs))
+        return 0
     if run.error_key:
         print(
             t(
@@ -505,6 +516,29 @@ def _report(args: argparse.Namespace, home: Home, t: i18n.Translator) -> int:
     return 0
 
 
+def _pause(args: argparse.Namespace, home: Home, t: i18n.Translator) -> int:
+    from bigmodel import jobs
+
+    run = jobs.pause_run(RunStore(home), args.run)
+    print(t("cli.paused_now" if run.status == PAUSED else "cli.pausing", run_id=run.id))
+    return 0
+
+
+def _resume(args: argparse.Namespace, home: Home, t: i18n.Translator) -> int:
+    from bigmodel import jobs, services
+
+    store = RunStore(home)
+    run = (jobs.restart_run if args.restart else jobs.resume_run)(store, args.run)
+    if run.resume_epoch is None:
+        print(t("cli.restarted", run_id=run.id))
+    else:
+        epochs = run.settings["training"]["epochs"]
+        print(t("cli.resumed", run_id=run.id, epoch=run.resume_epoch, epochs=epochs))
+    if not services.is_running(home, services.WORKER):
+        print(t("cli.no_worker"))
+    return 0
+
+
 def _runs(args: argparse.Namespace, home: Home, t: i18n.Translator) -> int:
     for run in RunStore(home).list_runs():
         accuracy = (run.results or {}).get("val_accuracy")
@@ -547,6 +581,8 @@ COMMANDS = {
     "train": _train,
     "predict": _predict,
     "report": _report,
+    "pause": _pause,
+    "resume": _resume,
     "runs": _runs,
     "datasets": _datasets,
     "worker": _worker,

@@ -44,6 +44,10 @@ class RunNotFoundError(BigModelError):
     """No run or dataset has the requested id."""
 
 
+class RunStateError(BigModelError):
+    """The requested run cannot be paused, resumed or restarted in its current status."""
+
+
 class ModelNotReadyError(BigModelError):
     """The requested run has no saved model to predict with."""
 

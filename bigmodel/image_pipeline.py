@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from bigmodel import shuffling
 from bigmodel.layers import resizing_layer
 
 logger = logging.getLogger(__name__)
@@ -28,7 +29,7 @@ def image_dataset(
     size: int,
     batch_size: int,
     *,
-    shuffle: bool,
+    epochs: range | None,
     seed: int,
     cache_dir: Path | None = None,
 ) -> tf.data.Dataset:
@@ -39,8 +40,10 @@ def image_dataset(
         labels: Class index of each file.
         size: Side that images are resized to; `(batch, size, size, 3)` float32, 0-255.
         batch_size: Examples per batch.
-        shuffle: Whether to reshuffle every epoch (training) or keep order (evaluation).
-        seed: Seed of the shuffle.
+        epochs: For training, the epochs to yield one after another, each shuffled by
+            `seed` and its index (see `bigmodel.shuffling`). None, for evaluation,
+            yields the images once in order.
+        seed: The run's seed.
         cache_dir: Folder for the on-disk cache of large datasets. Defaults to caching
             in memory whatever the size.
     """
@@ -63,6 +66,4 @@ def image_dataset(
         logger.info("Caching %d resized images on disk in %s", len(files), cache_dir)
         dataset = dataset.cache(str(cache_dir / "cache"))
 
-    if shuffle:
-        dataset = dataset.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
-    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    return shuffling.batches(dataset, len(files), batch_size, seed, epochs)

@@ -21,6 +21,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from bigmodel import shuffling
 from bigmodel.errors import DatasetError
 from bigmodel.sequence_datasets import SequenceDataset, SequenceExamples
 from bigmodel.splits import split_indices
@@ -177,7 +178,7 @@ def _usable_std(std: np.ndarray) -> list[float]:
 
 
 def sequence_dataset(
-    x: np.ndarray, y: np.ndarray, batch_size: int, *, shuffle: bool, seed: int
+    x: np.ndarray, y: np.ndarray, batch_size: int, *, epochs: range | None, seed: int
 ) -> tf.data.Dataset:
     """Build a batched dataset of `(inputs, targets)` from in-memory arrays.
 
@@ -185,15 +186,15 @@ def sequence_dataset(
         x: inputs `(examples, length, features)` float32.
         y: class indices `(examples,)` or targets `(examples, outputs)`.
         batch_size: examples per batch.
-        shuffle: whether to reshuffle every epoch (training) or keep order (evaluation).
-        seed: seed of the shuffle.
+        epochs: for training, the epochs to yield one after another, each shuffled by
+            `seed` and its index (see `bigmodel.shuffling`). None, for evaluation,
+            yields the examples once in order.
+        seed: the run's seed.
     """
     # NOTE: the examples are held in memory, which suits CSV uploads. A dataset larger
     # than memory would need the arrays read from the .npz file in chunks.
     dataset = tf.data.Dataset.from_tensor_slices((x.astype(np.float32), y))
-    if shuffle:
-        dataset = dataset.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    return shuffling.batches(dataset, len(x), batch_size, seed, epochs)
 
 
 class MeanAbsoluteErrorInUnits(keras.metrics.MeanAbsoluteError):

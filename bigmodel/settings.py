@@ -195,6 +195,11 @@ class TrainingSettings:
     validation_split: float = setting(0.2, minimum=0.05, maximum=0.5, step=0.05)
     patience: int = setting(5, minimum=0, maximum=100, step=1)
     """Epochs without improvement of validation loss before stopping; 0 turns it off."""
+    reduce_lr_patience: int = setting(0, minimum=0, maximum=100, step=1)
+    """Epochs without improvement of validation loss before the learning rate is lowered;
+    0 turns learning-rate reduction off."""
+    reduce_lr_factor: float = setting(0.5, minimum=0.05, maximum=0.95, step=0.05)
+    """Factor that the learning rate is multiplied by each time it is lowered."""
     seed: int = setting(42, minimum=0, maximum=2**31 - 1, step=1)
     class_weight: str = setting("none", choices=("none", "balanced"))
     """`balanced` weighs each class's loss by the inverse of its share of the training

@@ -58,6 +58,8 @@ runs_table = sa.Table(
     sa.Column("error_params", sa.JSON),
     sa.Column("traceback", sa.Text),
     sa.Column("model_path", sa.String(1000)),
+    sa.Column("pause_requested", sa.Boolean, default=False),
+    sa.Column("resume_epoch", sa.Integer),
 )
 
 metrics_table = sa.Table(
@@ -72,9 +74,10 @@ metrics_table = sa.Table(
     sa.Column("values", sa.JSON, nullable=False),
 )
 
-QUEUED, RUNNING, COMPLETED, STOPPED, FAILED, INTERRUPTED = (
+QUEUED, RUNNING, PAUSED, COMPLETED, STOPPED, FAILED, INTERRUPTED = (
     "queued",
     "running",
+    "paused",
     "completed",
     "stopped",
     "failed",
@@ -82,7 +85,12 @@ QUEUED, RUNNING, COMPLETED, STOPPED, FAILED, INTERRUPTED = (
 )
 ACTIVE_STATUSES = (QUEUED, RUNNING)
 FINISHED_STATUSES = (COMPLETED, STOPPED, FAILED, INTERRUPTED)
-"""Statuses of runs that no worker will touch again; COMPLETED and STOPPED have a model."""
+"""Statuses of runs that no worker will touch again; COMPLETED and STOPPED have a model.
+
+A PAUSED run is neither active nor finished: no worker claims it until it is resumed.
+`resume_run` moves a PAUSED or INTERRUPTED run back to the queue.
+"""
+RESUMABLE_STATUSES = (PAUSED, INTERRUPTED)
 
 
 def utcnow() -> dt.datetime:
@@ -124,6 +132,10 @@ class Run:
     error_params: dict[str, Any] | None
     traceback: str | None
     model_path: str | None
+    pause_requested: bool | None
+    resume_epoch: int | None
+    """Epochs trained before the last pause or interruption, from which a resumed run
+    continues; None for a run that starts from scratch."""
 
     @property
     def is_active(self) -> bool:
@@ -154,6 +166,44 @@ def _enable_sqlite_wal(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def add_missing_columns(engine: Engine) -> list[str]:
+    """Add the nullable columns of `metadata` that an existing database lacks; return them.
+
+    A database created by an older version keeps working after a column was added to a
+    table here, without a migration tool. Columns that are not nullable cannot be added
+    this way and raise.
+    """
+    added: list[str] = []
+    for table in metadata.sorted_tables:
+        present = {column["name"] for column in sa.inspect(engine).get_columns(table.name)}
+        for column in table.columns:
+            if column.name in present:
+                continue
+            if not column.nullable:
+                raise RuntimeError(f"Column {table.name}.{column.name} is missing and not nullable")
+            _add_column(engine, table, column)
+            added.append(f"{table.name}.{column.name}")
+    return added
+
+
+def _add_column(engine: Engine, table: sa.Table, column: sa.Column[Any]) -> None:
+    quote = engine.dialect.identifier_preparer.quote
+    statement = (
+        f"ALTER TABLE {quote(table.name)} ADD COLUMN {quote(column.name)} "
+        f"{column.type.compile(dialect=engine.dialect)}"
+    )
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text(statement))
+    except (sa.exc.OperationalError, sa.exc.ProgrammingError):
+        # Another process that opened the store at the same moment may have added it.
+        present = {c["name"] for c in sa.inspect(engine).get_columns(table.name)}
+        if column.name not in present:
+            raise
+        return
+    logger.info("Added the missing column %s.%s to the run store", table.name, column.name)
+
+
 class RunStore:
     """Access to the SQL run store of one studio installation.
 
@@ -167,6 +217,7 @@ class RunStore:
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _enable_sqlite_wal)
         metadata.create_all(self.engine)
+        add_missing_columns(self.engine)
 
     def _connect(self) -> Any:
         return self.engine.begin()
@@ -301,7 +352,10 @@ class RunStore:
         traceback: str | None = None,
         **values: Any,
     ) -> None:
-        """Set the final status of a run; a run that has finished is never changed again."""
+        """Set the final status of an active run; a run that is not active keeps its status.
+
+        So a worker that ends late never overwrites a stop, a pause or an interruption.
+        """
         with self._connect() as conn:
             conn.execute(
                 runs_table.update()
@@ -309,6 +363,7 @@ class RunStore:
                 .values(
                     status=status,
                     finished_at=utcnow(),
+                    pause_requested=False,
                     error_key=error_key,
                     error_params=error_params,
                     traceback=traceback,
@@ -318,16 +373,81 @@ class RunStore:
         logger.info("Run %s finished as %s", run_id, status)
 
     def request_stop(self, run_id: int) -> None:
-        """Ask the worker to stop `run_id` after its current batch; a queued run stops at once."""
+        """Ask the worker to stop `run_id` after its current batch.
+
+        A queued or paused run, which no worker trains, stops at once.
+        """
         with self._connect() as conn:
             conn.execute(
                 runs_table.update().where(runs_table.c.id == run_id).values(stop_requested=True)
             )
             conn.execute(
                 runs_table.update()
-                .where(runs_table.c.id == run_id, runs_table.c.status == QUEUED)
+                .where(runs_table.c.id == run_id, runs_table.c.status.in_((QUEUED, PAUSED)))
                 .values(status=STOPPED, finished_at=utcnow())
             )
+
+    def request_pause(self, run_id: int) -> None:
+        """Ask the worker to pause `run_id` after its current epoch; a queued run pauses at once."""
+        with self._connect() as conn:
+            conn.execute(
+                runs_table.update()
+                .where(runs_table.c.id == run_id, runs_table.c.status == RUNNING)
+                .values(pause_requested=True)
+            )
+            conn.execute(
+                runs_table.update()
+                .where(runs_table.c.id == run_id, runs_table.c.status == QUEUED)
+                .values(status=PAUSED)
+            )
+
+    def is_pause_requested(self, run_id: int) -> bool:
+        with self._connect() as conn:
+            return bool(
+                conn.execute(
+                    sa.select(runs_table.c.pause_requested).where(runs_table.c.id == run_id)
+                ).scalar()
+            )
+
+    def pause_run(self, run_id: int, epochs_trained: int) -> bool:
+        """Move a running run to paused after `epochs_trained` epochs; False if it was not running.
+
+        The worker calls this once the run's checkpoint is on disk.
+        """
+        with self._connect() as conn:
+            paused = conn.execute(
+                runs_table.update()
+                .where(runs_table.c.id == run_id, runs_table.c.status == RUNNING)
+                .values(status=PAUSED, pause_requested=False, resume_epoch=epochs_trained)
+            ).rowcount
+        logger.info("Run %s paused after %d epochs", run_id, epochs_trained)
+        return bool(paused)
+
+    def requeue_run(self, run_id: int, resume_epoch: int | None, **values: Any) -> bool:
+        """Move a paused or interrupted run back to the queue; False if it was neither.
+
+        With `resume_epoch` the worker continues from the checkpoint taken after that
+        many epochs; with None it trains from scratch. `values` sets further columns.
+        """
+        with self._connect() as conn:
+            queued = conn.execute(
+                runs_table.update()
+                .where(runs_table.c.id == run_id, runs_table.c.status.in_(RESUMABLE_STATUSES))
+                .values(
+                    status=QUEUED,
+                    resume_epoch=resume_epoch,
+                    stop_requested=False,
+                    pause_requested=False,
+                    worker_pid=None,
+                    finished_at=None,
+                    error_key=None,
+                    error_params=None,
+                    traceback=None,
+                    **values,
+                )
+            ).rowcount
+        logger.info("Run %s queued again, to resume after epoch %s", run_id, resume_epoch)
+        return bool(queued)
 
     def is_stop_requested(self, run_id: int) -> bool:
         with self._connect() as conn:
@@ -346,6 +466,15 @@ class RunStore:
             conn.execute(
                 metrics_table.insert(),
                 [{"run_id": run_id, **dataclasses.asdict(row)} for row in rows],
+            )
+
+    def delete_metrics(self, run_id: int, from_epoch: int = 0) -> None:
+        """Delete the metric rows of epochs `from_epoch` and later, which a resumed run redoes."""
+        with self._connect() as conn:
+            conn.execute(
+                metrics_table.delete().where(
+                    metrics_table.c.run_id == run_id, metrics_table.c.epoch >= from_epoch
+                )
             )
 
     def get_metrics(self, run_id: int, kind: str | None = None) -> list[MetricRow]:

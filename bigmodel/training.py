@@ -3,7 +3,9 @@
 `execute_run` is what a worker process calls for each claimed run, and what the CLI
 calls in its own process. It never lets an error escape as success: a `BigModelError`
 marks the run failed with its message, anything else marks it failed with the
-traceback, and only a saved model marks it completed or stopped.
+traceback, and only a saved model marks it completed or stopped. A run paused on
+request ends as paused, with a resume point from which `execute_run` continues it
+when it is queued again (`bigmodel.jobs.resume_run`).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 import platform
 import time
 import traceback
@@ -24,10 +27,10 @@ import sklearn
 import tensorflow as tf
 from sklearn.utils.class_weight import compute_class_weight
 
-from bigmodel import saved_models, sequence_pipeline
+from bigmodel import checkpoints, devices, saved_models, sequence_pipeline, training_state
 from bigmodel.architectures import Family, get_family
 from bigmodel.architectures.cnn import CNNSettings, resolve_color_mode
-from bigmodel.callbacks import Checkpointer, RunStoreLogger
+from bigmodel.callbacks import Checkpointer, LatestCheckpointer, RunStoreLogger
 from bigmodel.errors import BigModelError, DatasetError
 from bigmodel.image_datasets import load_image_dataset
 from bigmodel.image_pipeline import image_dataset
@@ -114,60 +117,175 @@ def _train(store: RunStore, run: Run, run_dir: Path, on_progress: ProgressCallba
     family = get_family(run.family)
     model_settings = from_dict(family.settings_class, run.settings.get("model"))
     training = from_dict(TrainingSettings, run.settings.get("training"))
+    strategy = devices.training_strategy()
     keras.utils.set_random_seed(training.seed)
-    store.update_run(run.id, environment=environment())
+    store.update_run(run.id, environment={**environment(), **devices.describe(strategy)})
+    resume_from = _resume_point(run, run_dir)
+    first_epoch = resume_from.epochs_trained if resume_from is not None else 0
 
     prepare = _PREPARERS[family.data_kind]
-    data = prepare(store, run, model_settings, training, run_dir)
+    data = prepare(
+        store, run, model_settings, training, run_dir, range(first_epoch, training.epochs)
+    )
     (run_dir / "split.json").write_text(json.dumps(data.split), "utf-8")
 
-    model = family.build(model_settings, data.input_spec, data.outputs)
-    model.compile(optimizer=_optimizer(training), **_loss_and_metrics(data))
-    logger.info("Run %s: model has %d parameters", run.id, model.count_params())
-
-    store_logger = RunStoreLogger(
-        store, run.id, training.epochs, data.steps_per_epoch, on_progress=on_progress
+    with strategy.scope():
+        model = family.build(model_settings, data.input_spec, data.outputs)
+        model.compile(optimizer=_optimizer(training), **_loss_and_metrics(data))
+        if resume_from is not None:
+            training_state.restore_model(model, resume_from, resume_from.load_arrays())
+    logger.info(
+        "Run %s: model has %d parameters, trains on %d replicas from epoch %d",
+        run.id,
+        model.count_params(),
+        strategy.num_replicas_in_sync,
+        first_epoch + 1,
     )
     class_weight = class_weights(training, data)
+    callbacks = _callbacks(store, run, training, data, run_dir, resume_from, on_progress)
     started = time.monotonic()
     history = model.fit(
         data.train,
         validation_data=data.validation,
         epochs=training.epochs,
-        # The checkpointer comes first, so an epoch that the store shows is on disk too.
-        callbacks=[
-            Checkpointer(run_dir / "checkpoints"),
-            store_logger,
-            _early_stopping(training),
-            keras.callbacks.TerminateOnNaN(),
-        ],
-        shuffle=False,  # the pipeline reshuffles every epoch itself
+        initial_epoch=first_epoch,
+        steps_per_epoch=data.steps_per_epoch,
+        callbacks=callbacks.ordered,
+        shuffle=False,  # the pipeline shuffles every epoch itself
         class_weight=class_weight,
         verbose=0,
     )
     _check_finite(history.history, training)
-    seconds = time.monotonic() - started
+    if callbacks.latest.paused:
+        store.pause_run(run.id, callbacks.latest.epochs_trained)
+        return
 
-    evaluation = model.evaluate(data.validation, return_dict=True, verbose=0)
+    trained = {
+        "epochs_trained": first_epoch + len(history.history.get("loss", [])),
+        "training_seconds": callbacks.store_logger.elapsed_before + time.monotonic() - started,
+        "class_weights": list(class_weight.values()) if class_weight else None,
+    }
+    status = STOPPED if callbacks.store_logger.stopped_by_user else COMPLETED
     meta = _model_meta(run, family, data, model_settings, training)
+    _save_outcome(store, run, run_dir, model, data, meta, status, trained)
+
+
+def _save_outcome(
+    store: RunStore,
+    run: Run,
+    run_dir: Path,
+    model: keras.Model,
+    data: PreparedData,
+    meta: dict[str, Any],
+    status: str,
+    trained: dict[str, Any],
+) -> None:
+    """Evaluate and save the trained model, and finish the run with `status` and its results."""
+    evaluation = model.evaluate(data.validation, return_dict=True, verbose=0)
     path = saved_models.save_model(_in_target_units(model, data), run_dir, meta)
     results = {
         **_validation_results(evaluation, data),
         "val_loss": float(evaluation["loss"]),
-        "epochs_trained": len(history.history.get("loss", [])),
+        **trained,
         "parameters": int(model.count_params()),
-        "training_seconds": seconds,
         "task": data.task,
         "classes": data.class_names,
         "targets": data.target_names,
         "input_spec": data.input_spec,
         "notices": data.notices,
-        "class_weights": list(class_weight.values()) if class_weight else None,
         **_validation_class_counts(model, data),
     }
-    status = STOPPED if store_logger.stopped_by_user else COMPLETED
     store.finish_run(run.id, status, results=to_json(results), model_path=str(path))
     logger.info("Run %s %s: %s", run.id, status, results)
+
+
+@dataclasses.dataclass
+class RunCallbacks:
+    """The callbacks of one run, in the order in which Keras calls them."""
+
+    store_logger: RunStoreLogger
+    latest: LatestCheckpointer
+    ordered: list[keras.callbacks.Callback]
+
+
+def _callbacks(
+    store: RunStore,
+    run: Run,
+    training: TrainingSettings,
+    data: PreparedData,
+    run_dir: Path,
+    resume_from: checkpoints.ResumePoint | None,
+    on_progress: ProgressCallback | None,
+) -> RunCallbacks:
+    """Build the run's callbacks: best weights first and the resume point last.
+
+    So an epoch that the store shows has its best weights on disk, and the resume
+    point includes what every other callback did at the end of the epoch. The store
+    logger comes before the learning-rate reduction, so that it records the learning
+    rate that the epoch trained with.
+    """
+    folder = run_dir / "checkpoints"
+    first_epoch = resume_from.epochs_trained if resume_from is not None else 0
+    best_weights = Checkpointer(folder)
+    store_logger = RunStoreLogger(
+        store,
+        run.id,
+        training.epochs,
+        data.steps_per_epoch,
+        on_progress=on_progress,
+        initial_epoch=first_epoch,
+        elapsed_before=_elapsed_before(store, run.id, first_epoch),
+    )
+    stateful: dict[str, keras.callbacks.Callback] = {
+        "best_weights": best_weights,
+        "early_stopping": _early_stopping(training),
+    }
+    reduce_learning_rate = _reduce_learning_rate(training)
+    if reduce_learning_rate is not None:
+        stateful["reduce_learning_rate"] = reduce_learning_rate
+    latest = LatestCheckpointer(
+        folder,
+        training.epochs,
+        stateful,
+        pause_requested=lambda: store.is_pause_requested(run.id),
+        resume_from=resume_from,
+        interval=checkpoint_interval(),
+    )
+    ordered = [best_weights, store_logger, stateful["early_stopping"]]
+    if reduce_learning_rate is not None:
+        ordered.append(reduce_learning_rate)
+    ordered += [keras.callbacks.TerminateOnNaN(), latest]
+    return RunCallbacks(store_logger, latest, ordered)
+
+
+CHECKPOINT_SECONDS_VARIABLE = "BIGMODEL_CHECKPOINT_SECONDS"
+"""Environment variable: minimum seconds between two writes of a run's resume point."""
+
+
+def checkpoint_interval() -> float:
+    """Return the seconds between resume points: `BIGMODEL_CHECKPOINT_SECONDS`, or 30."""
+    return float(os.environ.get(CHECKPOINT_SECONDS_VARIABLE) or 30.0)
+
+
+def _resume_point(run: Run, run_dir: Path) -> checkpoints.ResumePoint | None:
+    """Return the resume point that a resumed run continues from; None for a fresh start.
+
+    Raises:
+        BigModelError: when the resume point is missing, damaged or of another epoch.
+    """
+    if run.resume_epoch is None:
+        return None
+    point = checkpoints.read_resume_point(run_dir / "checkpoints")
+    if point is None or point.epochs_trained != run.resume_epoch or not point.is_intact():
+        raise BigModelError("errors.resume_point_damaged", run_id=run.id, epoch=run.resume_epoch)
+    logger.info("Run %s continues after epoch %d", run.id, point.epochs_trained)
+    return point
+
+
+def _elapsed_before(store: RunStore, run_id: int, first_epoch: int) -> float:
+    """Return the training seconds that the epochs before `first_epoch` took."""
+    rows = store.get_metrics(run_id, kind="epoch")
+    return max((row.elapsed for row in rows if row.epoch < first_epoch), default=0.0)
 
 
 def _loss_and_metrics(data: PreparedData) -> dict[str, Any]:
@@ -253,6 +371,21 @@ def _early_stopping(training: TrainingSettings) -> keras.callbacks.EarlyStopping
     )
 
 
+MIN_LEARNING_RATE = 1e-6
+"""Floor of learning-rate reduction, the smallest learning rate that the settings allow."""
+
+
+def _reduce_learning_rate(training: TrainingSettings) -> keras.callbacks.ReduceLROnPlateau | None:
+    if training.reduce_lr_patience == 0:
+        return None
+    return keras.callbacks.ReduceLROnPlateau(
+        monitor="val_loss",
+        factor=training.reduce_lr_factor,
+        patience=training.reduce_lr_patience,
+        min_lr=MIN_LEARNING_RATE,
+    )
+
+
 def _check_finite(history: Mapping[str, list[float]], training: TrainingSettings) -> None:
     losses = history.get("loss", [])
     if losses and not np.all(np.isfinite(losses)):
@@ -265,6 +398,7 @@ def _prepare_images(
     model_settings: CNNSettings,
     training: TrainingSettings,
     run_dir: Path,
+    epochs: range,
 ) -> PreparedData:
     dataset = load_image_dataset(run.dataset_id, store)
     if len(dataset.classes) < 2:
@@ -274,22 +408,22 @@ def _prepare_images(
     train_idx, val_idx = split_indices(labels, training.validation_split, training.seed)
     files = [dataset.path / item.file for item in dataset.items]
 
-    def pipeline(indices: list[int], shuffle: bool) -> tf.data.Dataset:
+    def pipeline(indices: list[int], epochs: range | None) -> tf.data.Dataset:
         return image_dataset(
             [files[i] for i in indices],
             [labels[i] for i in indices],
             model_settings.input_size,
             training.batch_size,
-            shuffle=shuffle,
+            epochs=epochs,
             seed=training.seed,
-            cache_dir=run_dir / "cache" / ("train" if shuffle else "validation"),
+            cache_dir=run_dir / "cache" / ("validation" if epochs is None else "train"),
         )
 
     notices = split_notices([labels[i] for i in val_idx], list(dataset.classes))
     color_mode = resolve_color_mode(model_settings, dataset.summary())
     return PreparedData(
-        train=pipeline(train_idx, shuffle=True),
-        validation=pipeline(val_idx, shuffle=False),
+        train=pipeline(train_idx, epochs),
+        validation=pipeline(val_idx, None),
         steps_per_epoch=-(-len(train_idx) // training.batch_size),
         class_names=list(dataset.classes),
         input_spec={
@@ -334,21 +468,22 @@ def _prepare_sequences(
     model_settings: Any,
     training: TrainingSettings,
     run_dir: Path,
+    epochs: range,
 ) -> PreparedData:
     dataset = load_sequence_dataset(run.dataset_id, store)
     prepared = sequence_pipeline.prepare_sequences(
         dataset, training.validation_split, training.seed
     )
 
-    def pipeline(x: np.ndarray, y: np.ndarray, shuffle: bool) -> tf.data.Dataset:
+    def pipeline(x: np.ndarray, y: np.ndarray, epochs: range | None) -> tf.data.Dataset:
         return sequence_pipeline.sequence_dataset(
-            x, y, training.batch_size, shuffle=shuffle, seed=training.seed
+            x, y, training.batch_size, epochs=epochs, seed=training.seed
         )
 
     spec = dataset.spec
     return PreparedData(
-        train=pipeline(prepared.train_x, prepared.train_y, shuffle=True),
-        validation=pipeline(prepared.validation_x, prepared.validation_y, shuffle=False),
+        train=pipeline(prepared.train_x, prepared.train_y, epochs),
+        validation=pipeline(prepared.validation_x, prepared.validation_y, None),
         steps_per_epoch=-(-len(prepared.train_x) // training.batch_size),
         class_names=list(dataset.class_names),
         input_spec=prepared.input_spec,

@@ -6,8 +6,9 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from bigmodel import services
 from bigmodel.config import Home
@@ -52,3 +53,14 @@ def background(home: Home, service: str, timeout: float = 120.0) -> Iterator[sub
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
         log.close()
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float, interval: float = 0.5) -> Any:
+    """Poll `predicate` until it returns a true value, and return that value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("condition not met in time")

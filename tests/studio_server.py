@@ -10,13 +10,13 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from bigmodel.config import Home
+from tests.processes import wait_for as wait_for  # used by the browser tests
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
@@ -158,17 +158,6 @@ def shot(page: Page, name: str) -> None:
     folder = os.environ.get("BIGMODEL_SCREENSHOTS")
     if folder:
         page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float, interval: float = 0.5) -> Any:
-    """Poll `predicate` until it returns a true value, and return that value."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not met in time")
 
 
 def chart_points(page: Page) -> int:

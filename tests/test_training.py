@@ -1,18 +1,20 @@
-"""Training, saving and predicting in this process, on tiny real images."""
+"""Training, saving and predicting in this process, on tiny real images and sequences."""
 
 import json
 from pathlib import Path
 
 import keras
+import numpy as np
 import pytest
 
-from bigmodel import jobs
+from bigmodel import jobs, views
 from bigmodel.errors import BigModelError
 from bigmodel.image_datasets import ingest_folder
 from bigmodel.prediction import Predictor
+from bigmodel.sequence_datasets import SequenceSpec, ingest_sequences
 from bigmodel.settings import TrainingSettings
 from bigmodel.splits import split_indices
-from bigmodel.store import COMPLETED, STOPPED
+from bigmodel.store import COMPLETED, FAILED, STOPPED
 from bigmodel.training import _check_finite, execute_run, split_notices
 from tests.image_factory import make_color_folders, png_bytes
 
@@ -68,6 +70,7 @@ def test_run_stores_split_seed_and_versions(store, dataset_id):
     assert set(split["train"]).isdisjoint(split["validation"])
     assert run.settings["training"]["seed"] == 42
     assert "tensorflow" in run.environment
+    assert run.environment["replicas"] == "1"
 
 
 def test_saved_model_predicts_like_the_trained_one(store, dataset_id):
@@ -113,6 +116,37 @@ def test_stop_request_ends_run_as_stopped_with_model(store, dataset_id):
     assert run.results["epochs_trained"] == 1
     batches = store.get_metrics(run_id, kind="epoch")
     assert len(batches) == 1
+
+
+def test_nan_loss_stops_run_with_message(store):
+    """A value beyond float32's range in the data makes the loss NaN in the first epoch."""
+    rng = np.random.default_rng(0)
+    lines = ["t0,t1,t2,t3,label"]
+    for index in range(40):
+        values = rng.normal(size=4) + index % 2
+        lines.append(",".join(f"{value:.3f}" for value in values) + f",{'ab'[index % 2]}")
+    lines[5] = "1e39,0,0,0,a"
+    spec = SequenceSpec("wide", "label", feature_columns=("t0", "t1", "t2", "t3"))
+    data = ("\n".join(lines) + "\n").encode()
+    dataset = ingest_sequences(data, "overflow.csv", spec, "overflow", store)
+    run_id = jobs.submit_run(
+        store,
+        dataset.id,
+        "cnn1d",
+        model={"conv_filters": 8, "kernel_length": 3},
+        training={"epochs": 3, "batch_size": 8, "patience": 0},
+    )
+    store.start_run(run_id, worker_pid=0)
+
+    run = execute_run(store, store.get_run(run_id))
+
+    assert run.status == FAILED
+    assert run.error_key == "errors.loss_not_finite"
+    assert run.model_path is None
+    message = views.run_error_message(run, "en")
+    assert "NaN" in message
+    assert "(0.001)" in message
+    assert len(store.get_metrics(run_id, kind="epoch")) == 1
 
 
 def test_non_finite_loss_fails_with_learning_rate_message():

@@ -2,7 +2,6 @@
 
 import os
 import signal
-import time
 
 import pytest
 
@@ -11,7 +10,7 @@ from bigmodel.image_datasets import ingest_folder
 from bigmodel.store import COMPLETED, FAILED, INTERRUPTED, RUNNING, STOPPED
 from bigmodel.worker import default_slots, recover_orphaned_runs
 from tests.image_factory import make_color_folders
-from tests.processes import background
+from tests.processes import background, wait_for
 
 SMALL = {"input_size": 16, "filters": 8, "dense_units": 16}
 
@@ -21,27 +20,43 @@ def dataset_id(store, tmp_path):
     return ingest_folder(make_color_folders(tmp_path / "colors"), "colors", store).id
 
 
-def _wait_for(predicate, timeout=120.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
-
-
-def test_worker_trains_queued_runs_in_order(store, dataset_id):
+def test_worker_trains_queued_runs_in_order(store, dataset_id, monkeypatch):
+    monkeypatch.setenv("BIGMODEL_WORKERS", "1")
     training = {"epochs": 1, "batch_size": 8}
-    first = jobs.submit_run(store, dataset_id, "cnn", model=SMALL, training=training)
-    second = jobs.submit_run(store, dataset_id, "cnn", model=SMALL, training=training)
+    run_ids = [
+        jobs.submit_run(store, dataset_id, "cnn", model=SMALL, training=training) for _ in range(3)
+    ]
 
     with background(store.home, services.WORKER):
-        runs = [jobs.wait_for_run(store, run_id, timeout=180) for run_id in (first, second)]
+        runs = [jobs.wait_for_run(store, run_id, timeout=180) for run_id in run_ids]
 
-    assert [run.status for run in runs] == [COMPLETED, COMPLETED]
-    assert runs[0].started_at <= runs[1].started_at
+    assert [run.status for run in runs] == [COMPLETED, COMPLETED, COMPLETED]
     assert runs[0].finished_at <= runs[1].started_at
+    assert runs[1].finished_at <= runs[2].started_at
+    assert len({run.worker_pid for run in runs}) == 3
+
+
+def test_cancelled_queued_run_is_skipped(store, dataset_id, monkeypatch):
+    monkeypatch.setenv("BIGMODEL_WORKERS", "1")
+    busy = jobs.submit_run(
+        store, dataset_id, "cnn", model=SMALL, training={"epochs": 500, "batch_size": 4}
+    )
+    cancelled = jobs.submit_run(store, dataset_id, "cnn", model=SMALL, training={"epochs": 1})
+    last = jobs.submit_run(store, dataset_id, "cnn", model=SMALL, training={"epochs": 1})
+
+    with background(store.home, services.WORKER):
+        wait_for(lambda: store.get_run(busy).status == RUNNING, timeout=120, interval=0.1)
+        jobs.stop_run(store, cancelled)
+        jobs.stop_run(store, busy)
+        finished = jobs.wait_for_run(store, last, timeout=180)
+
+    assert store.get_run(busy).status == STOPPED
+    assert finished.status == COMPLETED
+    skipped = store.get_run(cancelled)
+    assert skipped.status == STOPPED
+    assert skipped.started_at is None
+    assert skipped.worker_pid is None
+    assert store.get_metrics(cancelled) == []
 
 
 def test_stop_ends_a_running_run_within_a_batch(store, dataset_id):
@@ -50,7 +65,7 @@ def test_stop_ends_a_running_run_within_a_batch(store, dataset_id):
     )
 
     with background(store.home, services.WORKER):
-        _wait_for(lambda: store.get_metrics(run_id, kind="epoch"))
+        wait_for(lambda: store.get_metrics(run_id, kind="epoch"), timeout=120, interval=0.1)
         jobs.stop_run(store, run_id)
         run = jobs.wait_for_run(store, run_id, timeout=60)
 
@@ -73,7 +88,7 @@ def test_killed_worker_leaves_run_interrupted_for_the_next(store, dataset_id):
     )
 
     with background(store.home, services.WORKER) as process:
-        _wait_for(lambda: store.get_run(run_id).status == RUNNING)
+        wait_for(lambda: store.get_run(run_id).status == RUNNING, timeout=120, interval=0.1)
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
 
@@ -90,7 +105,7 @@ def test_killed_child_fails_its_run_and_is_replaced(store, dataset_id):
     )
 
     with background(store.home, services.WORKER):
-        _wait_for(lambda: store.get_metrics(run_id, kind="epoch"))
+        wait_for(lambda: store.get_metrics(run_id, kind="epoch"), timeout=120, interval=0.1)
         running = store.get_run(run_id)
         os.kill(running.worker_pid, signal.SIGKILL)
         failed = jobs.wait_for_run(store, run_id, timeout=30)

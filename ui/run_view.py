@@ -1,6 +1,7 @@
 """The train page's view of one run: progress or outcome, the live chart, diagnostics, the log.
 
-The view reads the run store only. While the run is active, `run_view_ui` redraws
+The view reads the run store, and its buttons (`ui.run_controls`) change the run
+through `bigmodel.jobs`. While the run is active, `run_view_ui` redraws
 it every `REFRESH_SECONDS` in a fragment, so the rest of the page stays still.
 """
 
@@ -12,8 +13,16 @@ import studio_ui
 from bigmodel import charts, glossary, i18n, jobs, sequence_views, services, views
 from bigmodel.architectures import DEFAULT_PRESET
 from bigmodel.errors import RunNotFoundError
-from bigmodel.store import COMPLETED, FAILED, INTERRUPTED, RUNNING, STOPPED, Run, RunStore
-from ui import diagnostics_view
+from bigmodel.store import (
+    COMPLETED,
+    FAILED,
+    RESUMABLE_STATUSES,
+    RUNNING,
+    STOPPED,
+    Run,
+    RunStore,
+)
+from ui import diagnostics_view, run_controls
 
 REFRESH_SECONDS = 1.0
 
@@ -26,9 +35,11 @@ def _outcome_ui(run: Run, t: i18n.Translator) -> None:
         st.success(t("ui.train.completed", result=result), icon=":material/check_circle:")
     elif run.status == STOPPED and run.has_model:
         st.info(t("ui.train.stopped", result=result), icon=":material/stop_circle:")
+    elif run.status == STOPPED and run.resume_epoch is not None:
+        st.info(t("ui.runs.stopped_while_paused"), icon=":material/stop_circle:")
     elif run.status == STOPPED:
         st.info(t("ui.train.stopped_before_start"), icon=":material/stop_circle:")
-    elif run.status in (FAILED, INTERRUPTED):
+    elif run.status == FAILED:
         message = views.run_error_message(run, t.language) or t("ui.train.failed_unknown")
         st.error(message, icon=":material/error:")
     if results:
@@ -61,11 +72,7 @@ def _result_metrics_ui(results: dict, t: i18n.Translator) -> None:
 
 
 def _progress_ui(run: Run, t: i18n.Translator, store: RunStore) -> None:
-    if run.stop_requested:
-        st.info(t("ui.train.stopping"), icon=":material/hourglass_top:")
-    elif st.button(t("ui.train.stop"), key="train_stop", icon=":material/stop:"):
-        jobs.stop_run(store, run.id)
-        st.rerun()
+    run_controls.active_controls_ui(run, t, store)
 
     progress = run.progress
     if run.status != RUNNING or not progress:
@@ -82,6 +89,7 @@ def _progress_ui(run: Run, t: i18n.Translator, store: RunStore) -> None:
 
 
 def _queued_ui(run: Run, t: i18n.Translator, store: RunStore) -> None:
+    run_controls.queued_resume_ui(run, t)
     slots = services.worker_slots(studio_ui.home())
     if slots is None:
         st.warning(t("ui.train.worker_not_running"), icon=":material/warning:")
@@ -129,22 +137,25 @@ def _run_view_ui(run_id: int, was_active: bool, t: i18n.Translator, store: RunSt
     )
     if run.is_active:
         _progress_ui(run, t, store)
+    elif run.status in RESUMABLE_STATUSES:
+        run_controls.resume_ui(run, t, store)
     else:
         _outcome_ui(run, t)
+    epoch_rows = store.get_metrics(run.id, "epoch")
+    run_controls.learning_rate_ui(run, epoch_rows, t)
 
     steps = int((run.progress or {}).get("steps") or 1)
     summary = _dataset_summary(run.dataset_id, store)
     task = sequence_views.run_task(run.results, summary)
-    history = store.get_metrics(run.id, "epoch")
     figure = charts.training_curves_figure(
-        history,
+        epoch_rows,
         store.get_metrics(run.id, "batch"),
         steps,
         t,
         metrics=sequence_views.default_metrics(task),
     )
     st.plotly_chart(figure, key="train_curves")
-    diagnostics_view.diagnostics_ui(diagnostics_view.run_facts(run, history, summary), run, t)
+    diagnostics_view.diagnostics_ui(diagnostics_view.run_facts(run, epoch_rows, summary), run, t)
 
 
 def _dataset_summary(dataset_id: str, store: RunStore) -> dict | None:
