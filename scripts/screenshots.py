@@ -6,6 +6,8 @@ each page in English and Simplified Chinese with headless Chromium. For sequence
 it adds the GunPoint and airline samples and trains a 1-D CNN on each. The pictures
 show a GunPoint upload under inspection, a GunPoint run in progress, the prediction
 table of GunPoint_TEST.csv, and the airline forecast beside the held-out last year.
+Then the evaluation of the digits and GunPoint runs, a batch prediction of a zip of
+digits, the demo page with and without presentation mode, and the glossary.
 Chinese text needs a CJK font (Debian: fonts-wqy-microhei).
 
 Usage: python scripts/screenshots.py [output folder]
@@ -16,6 +18,7 @@ from __future__ import annotations
 import sys
 import tempfile
 import time
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -93,6 +96,42 @@ def forecast_held_out(page: Page) -> None:
     )
 
 
+def wait_for_text(language: str, key: str) -> Callable[[Page], None]:
+    """Return a step that waits until the catalog text `key` shows on the page."""
+    text = i18n.Translator(language)(key)
+
+    def prepare(page: Page) -> None:
+        page.get_by_text(text).first.wait_for(timeout=300_000)
+
+    return prepare
+
+
+def predict_batch(language: str, archive: Path) -> Callable[[Page], None]:
+    """Return a step that switches the predict page to batch mode and drops `archive`."""
+    t = i18n.Translator(language)
+
+    def prepare(page: Page) -> None:
+        page.get_by_text(t("batch.mode_option.batch")).click()
+        page.wait_for_selector(IDLE, timeout=60_000)
+        uploader = page.locator('[data-testid="stFileUploader"]').filter(has_text=t("batch.files"))
+        uploader.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
+            str(archive)
+        )
+        page.wait_for_selector('[data-testid="stDownloadButton"]', timeout=300_000)
+
+    return prepare
+
+
+def digits_zip(folder: Path, count: int = 200) -> Path:
+    """Write a zip of the first `count` digit images, as a user would upload them."""
+    archive = folder / "digits-to-check.zip"
+    images = sorted((ROOT / "assets" / "digits").glob("*/*.png"))[:count]
+    with zipfile.ZipFile(archive, "w") as output:
+        for image in images:
+            output.write(image, image.name)
+    return archive
+
+
 def wait_for_epochs(store: RunStore, run_id: int, epochs: int) -> None:
     while len(store.get_metrics(run_id, kind="epoch")) < epochs:
         time.sleep(0.5)
@@ -110,6 +149,7 @@ def main(output: Path) -> None:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
 
+        archive = digits_zip(Path(folder))
         with running_studio(home) as url:
             page.goto(url)  # the first visit starts the worker and the inference service
             page.wait_for_selector(IDLE, timeout=60_000)
@@ -189,7 +229,49 @@ def main(output: Path) -> None:
                     prepare=forecast_held_out,
                 )
                 shoot(page, f"{url}/models?{query}", f"models-{language}", output)
+                shoot_results(page, url, language, output, run_id, gunpoint_run, archive)
         browser.close()
+
+
+def shoot_results(
+    page: Page,
+    url: str,
+    language: str,
+    output: Path,
+    digits_run: int,
+    gunpoint_run: int,
+    archive: Path,
+) -> None:
+    """Photograph the pages that show a trained model: evaluate, batch predict, demo, glossary."""
+    query = f"lang={language}"
+    shoot(
+        page,
+        f"{url}/evaluate?{query}&model={digits_run}",
+        f"evaluate-{language}",
+        output,
+        height=3000,
+        prepare=wait_for_text(language, "ui.evaluate.grad_cam_caption"),
+    )
+    shoot(
+        page,
+        f"{url}/evaluate?{query}&model={gunpoint_run}",
+        f"evaluate-sequence-{language}",
+        output,
+        height=3000,
+        prepare=wait_for_text(language, "ui.evaluate.gallery_mistakes"),
+    )
+    shoot(
+        page,
+        f"{url}/predict?{query}&model={digits_run}",
+        f"predict-batch-{language}",
+        output,
+        height=1400,
+        prepare=predict_batch(language, archive),
+    )
+    demo = f"{url}/demo?{query}&model={digits_run}"
+    shoot(page, demo, f"demo-{language}", output, height=1800)
+    shoot(page, f"{demo}&present=1", f"demo-present-{language}", output, height=1800)
+    shoot(page, f"{url}/glossary?{query}", f"glossary-{language}", output, height=1600)
 
 
 if __name__ == "__main__":
