@@ -28,6 +28,7 @@ FORBIDDEN = (
     "keras",
     "bigmodel.training",
     "bigmodel.callbacks",
+    "bigmodel.estimates",
     "bigmodel.layers",
     "bigmodel.saved_models",
     "bigmodel.prediction",
