@@ -1,7 +1,7 @@
 """Cost estimates against real training runs, the safer setting, and the train page's view.
 
 The accuracy test trains two CNNs of substantially different size on the digits
-sample, each in a fresh process like a worker child, and compares the estimates with
+sample, each in a fresh process like a worker child. It compares the estimates with
 what the runs used: the peak resident memory that the run added to the process
 (VmHWM after the run minus VmRSS before it), and the median time of the epochs after
 the first. Each must be within a factor of two.
@@ -76,7 +76,7 @@ print(json.dumps({
 
 
 def train_and_estimate(store: RunStore, dataset_id: str, model: dict, training: dict) -> dict:
-    """Train one run in a fresh process, then estimate it there; return both.
+    """Train one run in a fresh process, estimate it there, and return both.
 
     The estimate follows the run at once, so that other load on the machine changes
     the timed batches and the timed epochs alike. It runs after the run, so that its
@@ -160,7 +160,7 @@ def test_safer_setting_fits_the_memory(
     assert safer.parameters == full.parameters
 
 
-def test_safer_setting_shrinks_input_when_batch_is_not_enough(
+def test_safer_setting_shrinks_input_size(
     store: RunStore, digits_id: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     full = estimate_large(store, digits_id)
