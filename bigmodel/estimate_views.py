@@ -88,8 +88,15 @@ def summary_metrics(estimate: CostEstimate, t: i18n.Translator) -> list[tuple[st
         (t("estimates.parameters"), f"{estimate.parameters:,}"),
         (t("estimates.peak_memory"), format_bytes(estimate.peak_bytes)),
         (t("estimates.available_memory"), format_bytes(estimate.available_bytes)),
-        (t("estimates.epoch_time"), views.format_duration(estimate.epoch_seconds, t)),
+        (t("estimates.epoch_time"), format_epoch_time(estimate.epoch_seconds, t)),
     ]
+
+
+def format_epoch_time(seconds: float, t: i18n.Translator) -> str:
+    """Write an epoch time to a tenth of a second below 10 s, else as `format_duration` does."""
+    if seconds < 10:
+        return t("ui.time.seconds", seconds=f"{seconds:.1f}")
+    return views.format_duration(seconds, t)
 
 
 def memory_rows(estimate: CostEstimate, t: i18n.Translator) -> list[dict[str, str]]:

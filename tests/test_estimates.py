@@ -285,3 +285,31 @@ def test_page_estimates_and_applies_safer_setting(
 
     app.run()
     assert len(calls) == 2
+
+
+@pytest.mark.browser
+def test_browser_shows_estimate_and_warning(
+    home: Home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.studio_server import chromium, idle, running_studio
+
+    monkeypatch.setenv("BIGMODEL_WORKERS", "1000")  # leaves each slot less than the runtime
+    store = RunStore(home)
+    dataset = ingest_folder(make_color_folders(tmp_path / "colors"), "colors", store)
+    expected = estimates.estimate_cost(store, dataset.id, "cnn", preset="balanced")
+
+    with running_studio(home) as url, chromium() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 1200})
+        page.goto(f"{url}/train?lang=en&dataset={dataset.id}")
+        idle(page)
+        page.get_by_role("button", name=i18n.translate("en", "estimates.button")).click()
+        page.get_by_text(i18n.translate("en", "estimates.heading")).wait_for(timeout=120_000)
+        idle(page)
+
+        metrics = page.get_by_test_id("stMetricValue").all_inner_texts()
+        warnings = page.get_by_test_id("stAlertContentWarning").all_inner_texts()
+        captions = page.get_by_test_id("stCaptionContainer").all_inner_texts()
+
+    assert f"{expected.parameters:,}" in metrics
+    assert any("exceeds the memory of one worker" in text for text in warnings)
+    assert i18n.translate("en", "estimates.no_safer") in captions
