@@ -19,7 +19,7 @@ MEMORY_PARTS = ("runtime", "weights", "gradients", "optimizer", "activations", "
 
 @dataclasses.dataclass(frozen=True)
 class CostEstimate:
-    """What one training run is expected to cost, before it starts.
+    """The expected cost of one training run, known before it starts.
 
     Attributes:
         parameters: Weights of the model, trainable or not.
@@ -111,7 +111,7 @@ def memory_rows(estimate: CostEstimate, t: i18n.Translator) -> list[dict[str, st
 
 
 def safer_text(safer: Mapping[str, Mapping[str, Any]], t: i18n.Translator) -> str:
-    """Write the changes of a safer setting, such as `batch size 8, input size 32`."""
+    """Write the changes of a safer setting, such as `Batch size: 8, Input size (pixels): 16`."""
     changes = [
         t("estimates.change", setting=t(f"settings.{name}.label"), value=value)
         for group in ("training", "model")

@@ -128,7 +128,7 @@ ROUTES: dict[str, Callable[[dict[str, Any], ModelCache], dict[str, Any]]] = {
     "/estimate": _estimate,
 }
 FAILURE_KEYS = {"/estimate": "estimates.failed"}
-"""Catalog keys of the message for an unexpected failure, by route, beside predictions'."""
+"""Catalog key of the message for an unexpected failure of each route that is no prediction."""
 
 
 def _handler_class(cache: ModelCache) -> type[BaseHTTPRequestHandler]:

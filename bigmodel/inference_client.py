@@ -138,7 +138,7 @@ def estimate_cost(
 
     `model` and `training` override single values of the preset, as in
     `jobs.submit_run`. The service builds the model and times a few batches, which
-    takes one to a few seconds.
+    takes a few seconds.
 
     Raises:
         BigModelError: what the service rejected, such as an invalid setting.
