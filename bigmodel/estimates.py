@@ -4,7 +4,7 @@
 its weights, times a few training and validation batches of the dataset after a
 warm-up batch, and models the peak memory of the worker process. It runs in the
 inference service, because the web server must not import TensorFlow. It takes a few
-seconds (3 to 8 s measured on 2 busy cores), mostly for tracing the training and
+seconds (3 to 10 s measured on 2 busy cores), mostly for tracing the training and
 validation functions. So the train page requests it on demand (a button) and stores
 the result with the settings it was computed for. Estimating on every change of the form would
 spend those seconds on every click, on the cores that running trainings use.
@@ -444,16 +444,26 @@ def activation_elements(model: keras.Model) -> int:
 
 
 def _internal_elements(layer: keras.layers.Layer) -> int:
-    if isinstance(layer, keras.layers.Bidirectional):
-        return _internal_elements(layer.forward_layer) + _internal_elements(layer.backward_layer)
-    if isinstance(layer, keras.layers.LSTM | keras.layers.GRU):
-        # Per step: LSTM keeps 4 gates, the cell and the state; GRU 3 gates and the state.
-        per_step = 6 if isinstance(layer, keras.layers.LSTM) else 4
-        steps = layer.input.shape[1] or 1
-        return int(steps * per_step * layer.units)
+    """Count the values per example that a layer keeps beyond its output, for its gradient."""
+    if not isinstance(
+        layer, keras.layers.Bidirectional | keras.layers.RNN | keras.layers.MultiHeadAttention
+    ):
+        return 0
+    # The wrapped layers of Bidirectional were never called, so the steps come from it.
+    steps = keras.tree.flatten(layer.input)[0].shape[1] or 1
     if isinstance(layer, keras.layers.MultiHeadAttention):
-        steps = layer.input.shape[1] or 1
         return int(3 * layer.num_heads * steps * steps)
+    if isinstance(layer, keras.layers.Bidirectional):
+        return 2 * steps * _recurrent_elements_per_step(layer.forward_layer)
+    return steps * _recurrent_elements_per_step(layer)
+
+
+def _recurrent_elements_per_step(layer: keras.layers.Layer) -> int:
+    # LSTM keeps 4 gates, the cell and the state per step, GRU 3 gates and the state.
+    if isinstance(layer, keras.layers.LSTM):
+        return int(6 * layer.units)
+    if isinstance(layer, keras.layers.GRU):
+        return int(4 * layer.units)
     return 0
 
 

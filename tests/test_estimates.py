@@ -20,12 +20,15 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from bigmodel import estimates, i18n, inference_client, services
+from bigmodel import estimates, i18n, inference_client, jobs, services
+from bigmodel.architectures import get_family
 from bigmodel.config import Home
 from bigmodel.errors import BigModelError
 from bigmodel.estimate_views import CostEstimate
 from bigmodel.image_datasets import ingest_folder
-from bigmodel.samples import load_image_sample
+from bigmodel.samples import load_image_sample, load_sequence_sample
+from bigmodel.sequence_pipeline import prepare_sequences
+from bigmodel.settings import from_dict
 from bigmodel.store import RunStore
 from tests.image_factory import make_color_folders
 from tests.processes import ROOT, background, environment
@@ -313,3 +316,21 @@ def test_browser_shows_estimate_and_warning(
     assert f"{expected.parameters:,}" in metrics
     assert any("exceeds the memory of one worker" in text for text in warnings)
     assert i18n.translate("en", "estimates.no_safer") in captions
+
+
+@pytest.mark.parametrize("family_name", ["rnn", "attention", "cnn1d"])
+def test_sequence_family_estimate(store: RunStore, family_name: str) -> None:
+    dataset = load_sequence_sample("gunpoint", store)
+    prepared = prepare_sequences(dataset, validation_split=0.2, seed=42)
+    family = get_family(family_name)
+    settings = from_dict(family.settings_class, jobs.preset_settings(family_name)["model"])
+    model = family.build(settings, prepared.input_spec, len(dataset.class_names))
+
+    estimate = estimates.estimate_cost(store, dataset.id, family_name, preset="balanced")
+
+    batch_size = jobs.preset_settings(family_name)["training"]["batch_size"]
+    assert estimate.parameters == model.count_params()
+    assert estimate.steps_per_epoch == -(-len(prepared.train_x) // batch_size)
+    assert estimate.memory["activations"] > 0
+    assert estimate.memory["input_pipeline"] > 0
+    assert estimate.epoch_seconds > 0
