@@ -172,7 +172,9 @@ def estimate_cost(
         timed_batches=timing.timed,
     )
     if not estimate.fits:
-        estimate = _with_safer_setting(estimate, family, model_settings, training_settings, built)
+        estimate = _with_safer_setting(
+            estimate, family, model_settings, training_settings, built, sample.data.input_spec
+        )
     logger.info(
         "Estimate for %s on %s: %d parameters, %d MiB peak, %.1f s per epoch",
         family.name,
@@ -476,6 +478,7 @@ def _with_safer_setting(
     model_settings: Any,
     training: TrainingSettings,
     model: keras.Model,
+    input_spec: Mapping[str, Any],
 ) -> CostEstimate:
     """Find the largest batch size, then input size, whose peak memory estimate fits.
 
@@ -484,7 +487,7 @@ def _with_safer_setting(
     size halves it too, rebuilding the model to count its weights and activations.
     """
     for size in _input_sizes(model_settings):
-        peak, changes = _peak_with(estimate, family, model_settings, training, model, size)
+        peak, changes = _peak_with(estimate, family, model_settings, model, input_spec, size)
         # With the input size as it is, only smaller batches are worth trying.
         batches = _batch_sizes(training.batch_size)
         if size is not None:
@@ -492,7 +495,8 @@ def _with_safer_setting(
         for batch in batches:
             total = peak(batch)
             if total <= estimate.available_bytes:
-                changes["training"] = {"batch_size": batch}
+                if batch != training.batch_size:
+                    changes["training"] = {"batch_size": batch}
                 return dataclasses.replace(
                     estimate, safer=_without_empty(changes), safer_peak_bytes=total
                 )
@@ -522,8 +526,8 @@ def _peak_with(
     estimate: CostEstimate,
     family: Family,
     model_settings: Any,
-    training: TrainingSettings,
     model: keras.Model,
+    input_spec: Mapping[str, Any],
     size: int | None,
 ) -> tuple[Any, dict[str, dict[str, Any]]]:
     """Return a function of the batch size to the peak estimate, and the model changes."""
@@ -533,8 +537,8 @@ def _peak_with(
     if size is not None:
         changes["model"] = {"input_size": size}
         smaller = dataclasses.replace(model_settings, input_size=size)
-        input_spec = {**_input_spec_of(model), "size": size}
-        rebuilt = family.build(smaller, input_spec, int(model.output.shape[-1]))
+        smaller_spec = {**input_spec, "size": size}
+        rebuilt = family.build(smaller, smaller_spec, int(model.output.shape[-1]))
         ratio = rebuilt.count_params() / max(model.count_params(), 1)
         for part in ("weights", "gradients", "optimizer"):
             memory[part] = int(memory[part] * ratio)
@@ -548,11 +552,6 @@ def _peak_with(
         return fixed + ACTIVATION_FACTOR * batch * elements * FLOAT_BYTES
 
     return peak, changes
-
-
-def _input_spec_of(model: keras.Model) -> dict[str, Any]:
-    grey = any(layer.name == "grayscale" for layer in model.layers)
-    return {"kind": "image", "color_mode": "grayscale" if grey else "rgb"}
 
 
 def _without_empty(changes: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
