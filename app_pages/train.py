@@ -4,6 +4,7 @@ Training runs in the background worker. This page only writes the run to the sto
 and reads it back every second, so a refresh, a second tab or another user sees the
 same run and chart. Query parameters: `run` (the run on view) and `dataset`.
 Session state: `train_form_family`, the family whose preset fills the settings form.
+Estimate cost asks the inference service what the run will cost (`ui.estimate_view`).
 """
 
 import streamlit as st
@@ -15,7 +16,7 @@ from bigmodel.architectures import DEFAULT_PRESET, PRESETS, families, get_family
 from bigmodel.errors import BigModelError
 from bigmodel.settings import TrainingSettings, specs
 from bigmodel.store import ACTIVE_STATUSES, DatasetRecord, Run
-from ui import diagnostics_view, report_download, run_view
+from ui import diagnostics_view, estimate_view, report_download, run_view
 
 t = studio_ui.translator()
 store = studio_ui.store()
@@ -103,10 +104,17 @@ def new_run_ui(records: list[DatasetRecord]) -> None:
         name = st.text_input(
             t("ui.train.run_name"), key="train_name", placeholder=t("ui.train.run_name_hint")
         )
-        submitted = st.form_submit_button(
+        start_column, estimate_column = st.columns([1, 4])
+        submitted = start_column.form_submit_button(
             t("ui.train.start"), type="primary", icon=":material/play_arrow:"
         )
+        estimate_requested = estimate_column.form_submit_button(
+            t("estimates.button"), icon=":material/speed:", help=t("estimates.button_help")
+        )
 
+    estimate_view.estimate_ui(
+        dataset_id, family.name, preset, model, training, estimate_requested, t
+    )
     if not submitted:
         return
     dataset = next(record for record in records if record.id == dataset_id)

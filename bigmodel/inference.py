@@ -24,6 +24,9 @@ Endpoints:
     POST /explain_sequences {"run_id": int, "dataset_id": str, "indices": [int, ...]}
                    -> {"explanations": [{"index", "output", "score", "saliency",
                    "attention"}]} for examples of a stored sequence dataset.
+    POST /estimate {"dataset_id": str, "family": str, "preset": str,
+                    "model": {...}, "training": {...}}
+                   -> the `CostEstimate` of `bigmodel.estimates.estimate_cost` as a dict.
 
 A bad request gets status 400 and {"error": {"key", "params"}}.
 """
@@ -42,7 +45,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from bigmodel import evaluation, explain, saved_models, services
+from bigmodel import estimates, evaluation, explain, saved_models, services
 from bigmodel.config import Home
 from bigmodel.errors import BigModelError, InvalidUploadError, ModelNotReadyError
 from bigmodel.prediction import Predictor
@@ -166,13 +169,28 @@ def _explain_sequences(request: dict[str, Any], cache: ModelCache) -> dict[str, 
     return {"explanations": explanations}
 
 
+def _estimate(request: dict[str, Any], cache: ModelCache) -> dict[str, Any]:
+    estimate = estimates.estimate_cost(
+        cache.store,
+        str(request["dataset_id"]),
+        str(request["family"]),
+        preset=str(request["preset"]),
+        model=request.get("model") or {},
+        training=request.get("training") or {},
+    )
+    return estimate.to_dict()
+
+
 ROUTES: dict[str, Callable[[dict[str, Any], ModelCache], dict[str, Any]]] = {
     "/predict": _predict_images,
     "/predict_sequences": _predict_sequences,
     "/evaluate": _evaluate,
     "/explain_images": _explain_images,
     "/explain_sequences": _explain_sequences,
+    "/estimate": _estimate,
 }
+FAILURE_KEYS = {"/estimate": "estimates.failed"}
+"""Catalog key of the message for an unexpected failure of each route that is no prediction."""
 
 
 def _handler_class(cache: ModelCache) -> type[BaseHTTPRequestHandler]:
@@ -198,7 +216,7 @@ def _handler_class(cache: ModelCache) -> type[BaseHTTPRequestHandler]:
                 with predict_lock:
                     reply = route(request, cache)
             except BigModelError as error:
-                logger.info("Prediction request rejected: %s", error)
+                logger.info("Request to %s rejected: %s", self.path, error)
                 body = {
                     "error": {
                         "key": error.key,
@@ -208,8 +226,9 @@ def _handler_class(cache: ModelCache) -> type[BaseHTTPRequestHandler]:
                 self._send(400, json.dumps(body).encode(), "application/json")
                 return
             except Exception:
-                logger.exception("Prediction request failed")
-                body = {"error": {"key": "errors.unexpected_prediction", "params": {}}}
+                logger.exception("Request to %s failed", self.path)
+                key = FAILURE_KEYS.get(self.path, "errors.unexpected_prediction")
+                body = {"error": {"key": key, "params": {}}}
                 self._send(500, json.dumps(body).encode(), "application/json")
                 return
             self._send(200, json.dumps(reply, ensure_ascii=False).encode(), "application/json")

@@ -18,6 +18,7 @@ import pandas as pd
 from bigmodel import services
 from bigmodel.config import Home
 from bigmodel.errors import BigModelError, ServiceUnavailableError
+from bigmodel.estimate_views import CostEstimate
 
 logger = logging.getLogger(__name__)
 
@@ -256,6 +257,38 @@ def explain_sequences(
         )
         for item in reply["explanations"]
     ]
+
+
+def estimate_cost(
+    home: Home,
+    dataset_id: str,
+    family: str,
+    preset: str,
+    model: dict[str, Any],
+    training: dict[str, Any],
+) -> CostEstimate:
+    """Estimate the parameters, peak memory and epoch time of a run before it starts.
+
+    `model` and `training` override single values of the preset, as in
+    `jobs.submit_run`. The service builds the model and times a few batches, which
+    takes a few seconds.
+
+    Raises:
+        BigModelError: what the service rejected, such as an invalid setting.
+        ServiceUnavailableError: if the service cannot be started or reached.
+    """
+    reply = _post(
+        home,
+        "/estimate",
+        {
+            "dataset_id": dataset_id,
+            "family": family,
+            "preset": preset,
+            "model": model,
+            "training": training,
+        },
+    )
+    return CostEstimate.from_dict(reply)
 
 
 def _post(home: Home, path: str, payload: dict[str, Any]) -> dict[str, Any]:

@@ -29,6 +29,7 @@ FORBIDDEN = (
     "keras",
     "bigmodel.training",
     "bigmodel.callbacks",
+    "bigmodel.estimates",
     "bigmodel.layers",
     "bigmodel.saved_models",
     "bigmodel.prediction",
