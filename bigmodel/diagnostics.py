@@ -221,13 +221,18 @@ def check_learning_rate_too_low(facts: RunFacts) -> Diagnostic | None:
 
 
 def _stalled(facts: RunFacts) -> dict[str, float] | None:
-    """Describe a training loss that did not fall over the last epochs, unless it is learned.
+    """Describe a loss that did not fall over the last epochs, unless the model is learned.
 
     The loss stalled when, over the last `MIN_EPOCHS_FOR_TREND` epochs, it never fell
-    `FLAT_LOSS` below its value at the start of them. Returns `epochs`, `first` (the
-    loss at the start) and `lowest` (the lowest loss after it), or None.
+    `FLAT_LOSS` below its value at the start of them. It is the validation loss when
+    every epoch has one, because the training loss of an epoch moves with dropout and
+    batch order alone. Returns `epochs`, `first` (the loss at the start) and `lowest`
+    (the lowest loss after it), or None.
     """
-    recent = facts.series("loss")[-MIN_EPOCHS_FOR_TREND:]
+    losses = facts.series("val_loss")
+    if len(losses) < len(facts.history):
+        losses = facts.series("loss")
+    recent = losses[-MIN_EPOCHS_FOR_TREND:]
     if len(recent) < MIN_EPOCHS_FOR_TREND or recent[0] <= 0 or _learned(facts):
         return None
     lowest = min(recent[1:])
@@ -287,6 +292,8 @@ def check_underfitting(facts: RunFacts) -> Diagnostic | None:
     losses = facts.series("loss")
     if len(losses) < training.epochs or not accuracy or accuracy[-1] >= UNDERFIT_ACCURACY:
         return None
+    if _stalled(facts) is not None:
+        return None  # more epochs do not help a stalled loss; the learning rate checks speak
     earlier = losses[-min(len(losses), MIN_EPOCHS_FOR_TREND)]
     if earlier <= 0 or (earlier - losses[-1]) / earlier < STILL_FALLING:
         return None

@@ -32,17 +32,22 @@ def png_bytes(color: tuple[int, int, int], size: tuple[int, int] = (20, 14)) -> 
 DIGITS = Path(__file__).resolve().parent.parent / "assets" / "digits"
 
 
-def make_digit_folders(root: Path, classes: dict[str, tuple[str, int]]) -> Path:
+def make_digit_folders(
+    root: Path, classes: dict[str, tuple[str, int] | tuple[str, int, int]]
+) -> Path:
     """Write class folders of bundled 8x8 digit images: `{class: (digits, images per digit)}`.
 
     A class may mix digits, such as `{"odd": ("13579", 3)}`, which makes it hard to learn.
+    A third number skips that many images of each digit, so that two classes can hold
+    different images of the same digits: labels that no image feature predicts.
     """
     import shutil
 
-    for name, (digits, per_digit) in classes.items():
+    for name, (digits, per_digit, *skip) in classes.items():
         folder = root / name
         folder.mkdir(parents=True, exist_ok=True)
+        first = skip[0] if skip else 0
         for digit in digits:
-            for source in sorted((DIGITS / digit).iterdir())[:per_digit]:
+            for source in sorted((DIGITS / digit).iterdir())[first : first + per_digit]:
                 shutil.copy(source, folder / f"{digit}_{source.name}")
     return root
