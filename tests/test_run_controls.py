@@ -122,7 +122,8 @@ def test_interrupted_run_without_checkpoint_restarts(
     recover_orphaned_runs(store)
 
     app = _run_page(store, run_id)
-    assert texts(app.warning) == [i18n.translate("en", key)]
+    # The tiny dataset also draws a diagnostic warning, so look for this one among them.
+    assert i18n.translate("en", key) in texts(app.warning)
     assert not [button for button in app.button if button.key == "train_resume"]
     app.button(key="train_restart").click().run()
 
