@@ -40,7 +40,7 @@ from bigmodel.errors import DatasetError, InvalidUploadError, SettingsError
 logger = logging.getLogger(__name__)
 
 ColumnKind = Literal["numeric", "text", "datetime"]
-CellKind = Literal["missing", "invalid"]
+CellKind = Literal["missing", "invalid", "out_of_range"]
 CleaningPolicy = Literal["drop", "fill_previous", "fill_mean", "fill_zero"]
 Task = Literal["classification", "regression"]
 
@@ -49,6 +49,10 @@ SEPARATORS = (",", ";", "\t", "|")
 
 MISSING_MARKERS = frozenset({"", "na", "n/a", "null", "-", "--", "#n/a", "nan"})
 """Cell texts, compared without case, that mean "no value" in a numeric column."""
+
+LARGEST_NUMBER = float(np.finfo(np.float32).max)
+"""Largest magnitude a model input can hold: models compute in float32, where a larger
+number becomes infinite and turns the loss into NaN."""
 
 NUMERIC_SHARE = 0.8
 """Share of the non-missing cells of a column that must be numbers for a numeric column."""
@@ -100,7 +104,8 @@ class BadCell:
     """Cell text as written in the file; empty for a blank cell."""
     kind: CellKind = "invalid"
     """`missing` for a blank cell or a marker of `MISSING_MARKERS` such as `N/A`,
-    `invalid` for any other text that is not a number, such as `#DIV/0!`."""
+    `invalid` for any other text that is not a number, such as `#DIV/0!`, and
+    `out_of_range` for a number beyond `LARGEST_NUMBER`, such as `1e39`."""
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -168,6 +173,8 @@ class _Column:
     """Missing cells to list in `bad_cells`; all False outside numeric columns."""
     missing: int
     has_percent: bool
+    out_of_range: pd.Series | None = None
+    """Numbers beyond `LARGEST_NUMBER`, which `values` holds as NaN."""
 
 
 def read_table(data: bytes, source: str) -> TableReading:
@@ -216,7 +223,7 @@ def read_table(data: bytes, source: str) -> TableReading:
         column_kinds={name: kind for name in kept if (kind := columns[name].kind) is not None},
         row_numbers=row_numbers,
     )
-    invalid = sum(cell.kind == "invalid" for cell in reading.bad_cells)
+    invalid = sum(cell.kind != "missing" for cell in reading.bad_cells)
     logger.info(
         "Read %s: %d rows, %d columns, encoding %s, separator %r, decimal %r, "
         "%d invalid and %d missing numbers",
@@ -580,6 +587,8 @@ def _convert_columns(
     pattern = number_format.pattern()
     parsed = body.str.fullmatch(pattern).fillna(False).astype(bool).to_numpy() & ~missing
     numbers = _parse_numbers(body.where(parsed), number_format).to_numpy()
+    huge = np.abs(np.nan_to_num(numbers)) > LARGEST_NUMBER
+    numbers = np.where(huge, np.nan, numbers)
 
     def column(values: np.ndarray, position: int) -> np.ndarray:
         return values.reshape(raw.shape)[:, position]
@@ -591,6 +600,7 @@ def _convert_columns(
             percent=column(percent, position),
             parsed=column(parsed, position),
             numbers=column(numbers, position),
+            huge=column(huge, position),
         )
         for position, name in enumerate(raw.columns)
     }
@@ -603,6 +613,7 @@ def _convert_column(
     percent: np.ndarray,
     parsed: np.ndarray,
     numbers: np.ndarray,
+    huge: np.ndarray,
 ) -> _Column:
     """Make one column numeric, datetime or text, from the tests of its cells."""
     index = raw.index
@@ -615,7 +626,10 @@ def _convert_column(
         values = pd.Series(numbers, index=index, dtype="float64")
         bad = pd.Series(~parsed & ~missing, index=index)
         has_percent = bool((percent & parsed).any())
-        return _Column(values, "numeric", bad, missing_mask, int(missing.sum()), has_percent)
+        out_of_range = pd.Series(huge, index=index)
+        return _Column(
+            values, "numeric", bad, missing_mask, int(missing.sum()), has_percent, out_of_range
+        )
 
     blank = raw == ""
     text = raw.where(~blank)
@@ -692,6 +706,10 @@ def _list_bad_cells(
             located.append((int(position), order, name, "invalid"))
         for position in np.flatnonzero(columns[name].missing_mask.to_numpy()):
             located.append((int(position), order, name, "missing"))
+        out_of_range = columns[name].out_of_range
+        if out_of_range is not None:
+            for position in np.flatnonzero(out_of_range.to_numpy()):
+                located.append((int(position), order, name, "out_of_range"))
 
     located.sort()
     return tuple(

@@ -1423,7 +1423,7 @@ def _common_summary(
 ) -> dict[str, Any]:
     spec = built.spec
     numeric = [name for name, kind in reading.column_kinds.items() if kind == "numeric"]
-    invalid = collections.Counter(c.column for c in reading.bad_cells if c.kind == "invalid")
+    invalid = collections.Counter(c.column for c in reading.bad_cells if c.kind != "missing")
     roles = {column.name: column.role for column in _column_summaries(reading, spec)}
     return {
         "source": reading.source,
@@ -1454,7 +1454,7 @@ def _common_summary(
 
 
 def _column_summaries(reading: TableReading, spec: SequenceSpec) -> tuple[ColumnSummary, ...]:
-    invalid = collections.Counter(c.column for c in reading.bad_cells if c.kind == "invalid")
+    invalid = collections.Counter(c.column for c in reading.bad_cells if c.kind != "missing")
     roles: dict[str, ColumnRole] = {name: "feature" for name in spec.feature_columns}
     roles.update({name: "target" for name in spec.target_columns})
     for name, role in (

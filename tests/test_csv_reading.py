@@ -345,6 +345,18 @@ def test_excel_errors_and_text_are_bad_cells():
     assert math.isnan(reading.frame["v"].iloc[2])
 
 
+def test_numbers_beyond_float32_are_bad_cells():
+    reading = read_text("v,w\n1,a\n1e39,b\n-4e38,c\n3.4e38,d\n")
+
+    assert reading.column_kinds["v"] == "numeric"
+    assert reading.bad_cells == (
+        BadCell(row=3, column="v", value="1e39", kind="out_of_range"),
+        BadCell(row=4, column="v", value="-4e38", kind="out_of_range"),
+    )
+    assert math.isnan(reading.frame["v"].iloc[1])
+    assert reading.frame["v"].iloc[3] == 3.4e38
+
+
 def test_numeric_share_threshold():
     at_threshold = read_text("v\n1\n2\n3\n4\nx\n")
     below_threshold = read_text("v\n1\n2\n3\nx\n")

@@ -119,16 +119,24 @@ def test_stop_request_ends_run_as_stopped_with_model(store, dataset_id):
 
 
 def test_nan_loss_stops_run_with_message(store):
-    """A value beyond float32's range in the data makes the loss NaN in the first epoch."""
+    """A value that overflows float32 makes the loss NaN in the first epoch.
+
+    Ingest rejects such numbers, so the test writes one into the stored arrays, as a
+    damaged or hand-made dataset file would have it.
+    """
     rng = np.random.default_rng(0)
     lines = ["t0,t1,t2,t3,label"]
     for index in range(40):
         values = rng.normal(size=4) + index % 2
         lines.append(",".join(f"{value:.3f}" for value in values) + f",{'ab'[index % 2]}")
-    lines[5] = "1e39,0,0,0,a"
     spec = SequenceSpec("wide", "label", feature_columns=("t0", "t1", "t2", "t3"))
     data = ("\n".join(lines) + "\n").encode()
     dataset = ingest_sequences(data, "overflow.csv", spec, "overflow", store)
+    arrays_path = Path(dataset.path) / "arrays.npz"
+    with np.load(arrays_path, allow_pickle=False) as stored:
+        arrays = dict(stored)
+    arrays["values"][4, 0, 0] = 1e39
+    np.savez_compressed(arrays_path, **arrays)
     run_id = jobs.submit_run(
         store,
         dataset.id,
