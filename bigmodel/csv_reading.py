@@ -174,7 +174,7 @@ class _Column:
     missing: int
     has_percent: bool
     out_of_range: pd.Series | None = None
-    """Numbers beyond `LARGEST_NUMBER`, which `values` holds as NaN."""
+    """Numbers beyond `LARGEST_NUMBER`; `values` has NaN in their place."""
 
 
 def read_table(data: bytes, source: str) -> TableReading:
