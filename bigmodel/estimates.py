@@ -186,14 +186,23 @@ def estimate_cost(
     return estimate
 
 
-def worker_memory(home: Home) -> tuple[int, int]:
-    """Return the memory available to one run (machine memory / slots) and the slot count.
+MEMORY_VARIABLE = "BIGMODEL_WORKER_MEMORY"
+"""Environment variable that sets the memory of one run in MiB, for example in a container."""
 
-    The slots are those of the worker running for `home`, else the worker's default rule.
+
+def worker_memory(home: Home) -> tuple[int, int]:
+    """Return the memory available to one run and the worker's slot count.
+
+    The memory is `BIGMODEL_WORKER_MEMORY` MiB when set, else the machine's memory
+    divided among the slots. The slots are those of the worker running for `home`,
+    else the worker's default rule.
     """
-    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    # NOTE: a container's memory limit (cgroups) is not read; the machine's memory is.
     slots = services.worker_slots(home) or default_slots()
+    configured = os.environ.get(MEMORY_VARIABLE, "").strip()
+    if configured.isdigit() and int(configured) > 0:
+        return int(configured) * 2**20, slots
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    # NOTE: a container's memory limit (cgroups) is not read; set BIGMODEL_WORKER_MEMORY.
     return total // slots, slots
 
 

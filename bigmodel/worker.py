@@ -25,22 +25,32 @@ from types import FrameType
 
 from bigmodel import services
 from bigmodel.config import Home
+from bigmodel.errors import SettingsError
 from bigmodel.store import FAILED, INTERRUPTED, RUNNING, RunStore
 
 logger = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.2
 
+MAX_SLOTS = 32
+"""Most runs one worker trains at once. Each slot keeps a process with TensorFlow
+loaded (about 600 MB), so a mistyped `BIGMODEL_WORKERS` must not start hundreds."""
+
 
 def default_slots(cores: int | None = None, memory_bytes: int | None = None) -> int:
     """Return how many runs may train at once: one per 2 cores and per 4 GiB, at least one.
 
-    `BIGMODEL_WORKERS` overrides the rule. A training process uses every core it gets,
-    so more slots than half the cores only make each run slower.
+    `BIGMODEL_WORKERS` overrides the rule, up to `MAX_SLOTS`. A training process uses
+    every core it gets, so more slots than half the cores only make each run slower.
+
+    Raises:
+        SettingsError: when `BIGMODEL_WORKERS` is not a whole number from 1 to `MAX_SLOTS`.
     """
     configured = os.environ.get("BIGMODEL_WORKERS")
     if configured:
-        return max(1, int(configured))
+        if not configured.strip().isdigit() or not 1 <= int(configured) <= MAX_SLOTS:
+            raise SettingsError("errors.workers_invalid", value=configured, maximum=MAX_SLOTS)
+        return int(configured)
     cores = cores or os.cpu_count() or 1
     memory_bytes = memory_bytes or os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     return max(1, min(cores // 2, memory_bytes // (4 * 1024**3)))
@@ -84,9 +94,8 @@ class _Shutdown:
 
 def _spawn_child(home: Home, slot: int) -> subprocess.Popen[bytes]:
     environment = {**os.environ, "BIGMODEL_HOME": str(home.root)}
-    return subprocess.Popen(
-        [sys.executable, "-m", "bigmodel.worker", "--slot", str(slot)], env=environment
-    )
+    command = ["-m", "bigmodel.worker", "--slot", str(slot), "--manager", str(os.getpid())]
+    return subprocess.Popen([sys.executable, *command], env=environment)
 
 
 def serve(home: Home, slots: int | None = None) -> int:
@@ -132,14 +141,17 @@ def _stop_children(children: Iterable[subprocess.Popen[bytes]]) -> None:
             child.kill()
 
 
-def train_one(home: Home, slot: int) -> int:
-    """Load TensorFlow, wait for a queued run, train it and return; the child's whole life."""
+def train_one(home: Home, slot: int, manager: int) -> int:
+    """Load TensorFlow, wait for a queued run, train it and return; the child's whole life.
+
+    The child stops waiting once its parent is no longer `manager`, the pid of the
+    manager that started it, so a child orphaned while it was starting never claims a run.
+    """
     from bigmodel.training import execute_run  # imports TensorFlow, before any run waits
 
     store = RunStore(home)
     logger.info("Worker %d (slot %d) ready", os.getpid(), slot)
-    parent = os.getppid()
-    while os.getppid() == parent:
+    while os.getppid() == manager:
         run = store.claim_next_run(os.getpid())
         if run is not None:
             execute_run(store, run)
@@ -162,13 +174,16 @@ def _die_with_parent() -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bigmodel.worker")
     parser.add_argument("--slot", type=int, required=True)
+    parser.add_argument("--manager", type=int, required=True, help="pid of the manager")
     args = parser.parse_args()
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     _die_with_parent()
-    return train_one(Home.from_env(), args.slot)
+    if os.getppid() != args.manager:  # the manager died before the line above took effect
+        return 0
+    return train_one(Home.from_env(), args.slot, args.manager)
 
 
 if __name__ == "__main__":

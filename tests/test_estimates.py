@@ -220,7 +220,7 @@ def test_browser_shows_estimate_and_warning(
 ) -> None:
     from tests.studio_server import chromium, idle, running_studio
 
-    monkeypatch.setenv("BIGMODEL_WORKERS", "1000")  # leaves each slot less than the runtime
+    monkeypatch.setenv(estimates.MEMORY_VARIABLE, "64")  # less than TensorFlow's runtime
     store = RunStore(home)
     dataset = ingest_folder(make_color_folders(tmp_path / "colors"), "colors", store)
     expected = estimates.estimate_cost(store, dataset.id, "cnn", preset="balanced")

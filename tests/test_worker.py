@@ -2,15 +2,18 @@
 
 import os
 import signal
+import subprocess
+import sys
 
 import pytest
 
 from bigmodel import jobs, services
+from bigmodel.errors import SettingsError
 from bigmodel.image_datasets import ingest_folder
-from bigmodel.store import COMPLETED, FAILED, INTERRUPTED, RUNNING, STOPPED
-from bigmodel.worker import default_slots, recover_orphaned_runs
+from bigmodel.store import COMPLETED, FAILED, INTERRUPTED, QUEUED, RUNNING, STOPPED
+from bigmodel.worker import MAX_SLOTS, default_slots, recover_orphaned_runs
 from tests.image_factory import make_color_folders
-from tests.processes import background, wait_for
+from tests.processes import background, environment, wait_for
 
 SMALL = {"input_size": 16, "filters": 8, "dense_units": 16}
 
@@ -130,6 +133,27 @@ def test_default_slots_follow_cores_and_memory(monkeypatch):
     assert default_slots(cores=1, memory_bytes=1 * gib) == 1
     monkeypatch.setenv("BIGMODEL_WORKERS", "3")
     assert default_slots(cores=2, memory_bytes=gib) == 3
+
+
+@pytest.mark.parametrize("value", ["0", "1000", "two", "-1"])
+def test_worker_count_out_of_range_is_rejected(monkeypatch, value):
+    monkeypatch.setenv("BIGMODEL_WORKERS", value)
+
+    with pytest.raises(SettingsError) as raised:
+        default_slots()
+
+    assert raised.value.key == "errors.workers_invalid"
+    assert raised.value.params == {"value": value, "maximum": MAX_SLOTS}
+
+
+def test_orphaned_child_never_claims_a_run(store, dataset_id):
+    run_id = jobs.submit_run(store, dataset_id, "cnn", model=SMALL, training={"epochs": 1})
+    command = [sys.executable, "-m", "bigmodel.worker", "--slot", "0", "--manager", "1"]
+
+    child = subprocess.run(command, env=environment(store.home), timeout=120, check=False)
+
+    assert child.returncode == 0
+    assert store.get_run(run_id).status == QUEUED
 
 
 def test_second_worker_exits_while_one_runs(store):
