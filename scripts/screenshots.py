@@ -6,8 +6,9 @@ each page in English and Simplified Chinese with headless Chromium. For sequence
 it adds the GunPoint and airline samples and trains a 1-D CNN on each. The pictures
 show a GunPoint upload under inspection, a GunPoint run in progress, the prediction
 table of GunPoint_TEST.csv, and the airline forecast beside the held-out last year.
-Then the evaluation of the digits and GunPoint runs, a batch prediction of a zip of
-digits, the demo page with and without presentation mode, and the glossary.
+Then the evaluation of the digits run and of the GunPoint run on GunPoint_TEST.csv,
+a batch prediction of a zip of digits, the demo page with and without presentation
+mode, and the glossary.
 Chinese text needs a CJK font (Debian: fonts-wqy-microhei).
 
 Usage: python scripts/screenshots.py [output folder]
@@ -106,6 +107,21 @@ def wait_for_text(language: str, key: str) -> Callable[[Page], None]:
     return prepare
 
 
+def evaluate_test_file(language: str, path: Path) -> Callable[[Page], None]:
+    """Return a step that evaluates on an uploaded test file and waits for the importance plot."""
+    t = i18n.Translator(language)
+
+    def prepare(page: Page) -> None:
+        page.get_by_text(t("ui.evaluate.source_test")).click()
+        page.wait_for_selector(IDLE, timeout=60_000)
+        page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(path))
+        page.get_by_role("button", name=t("ui.evaluate.test_button")).click()
+        legend = page.locator(".legendtext", has_text=t("ui.evaluate.chart.importance"))
+        legend.first.wait_for(timeout=300_000)
+
+    return prepare
+
+
 def predict_batch(language: str, archive: Path) -> Callable[[Page], None]:
     """Return a step that switches the predict page to batch mode and drops `archive`."""
     t = i18n.Translator(language)
@@ -125,7 +141,8 @@ def predict_batch(language: str, archive: Path) -> Callable[[Page], None]:
 def digits_zip(folder: Path, count: int = 200) -> Path:
     """Write a zip of the first `count` digit images, as a user would upload them."""
     archive = folder / "digits-to-check.zip"
-    images = sorted((ROOT / "assets" / "digits").glob("*/*.png"))[:count]
+    images = sorted((ROOT / "assets" / "digits").glob("*/*.png"), key=lambda path: path.name)
+    images = images[:count]
     with zipfile.ZipFile(archive, "w") as output:
         for image in images:
             output.write(image, image.name)
@@ -258,7 +275,7 @@ def shoot_results(
         f"evaluate-sequence-{language}",
         output,
         height=3000,
-        prepare=wait_for_text(language, "ui.evaluate.gallery_mistakes"),
+        prepare=evaluate_test_file(language, SEQUENCES / "GunPoint_TEST.csv"),
     )
     shoot(
         page,
