@@ -36,7 +36,8 @@ def _flag_help(spec: SettingSpec, t: i18n.Translator) -> str:
         allowed = "true|false"
     else:
         allowed = f"{spec.minimum}..{spec.maximum}"
-    return f"{t(spec.help_key)} [{allowed}]"
+    # argparse formats help with %, so a literal percent sign must be doubled.
+    return f"{t(spec.help_key)} [{allowed}]".replace("%", "%%")
 
 
 def build_parser(t: i18n.Translator) -> argparse.ArgumentParser:

@@ -44,6 +44,17 @@ def test_invalid_setting_is_named(home, tmp_path):
     assert "必须是数字" in result.stderr
 
 
+@pytest.mark.parametrize("language", ["en", "zh-CN"])
+@pytest.mark.parametrize("command", ["train", "predict", "ingest", "report", "resume"])
+def test_help_of_every_command_prints(home, command, language):
+    # Help texts with a percent sign once crashed argparse's formatting.
+    result = bigmodel(home, command, "--help", "--lang", language)
+
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "--" in result.stdout
+
+
 @pytest.mark.parametrize("position", ["before", "after"])
 def test_lang_flag_works_on_either_side(home, position):
     args = ["--lang", "zh-CN", "runs"] if position == "before" else ["runs", "--lang", "zh-CN"]
