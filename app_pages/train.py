@@ -92,7 +92,8 @@ def new_run_ui(records: list[DatasetRecord]) -> None:
 
     family = get_family(family_name)
     defaults = jobs.preset_settings(family.name, preset)
-    with st.form("train_form", border=False):
+    # Enter in a number field only commits the field: a run starts from the button alone.
+    with st.form("train_form", border=False, enter_to_submit=False):
         st.markdown(t("ui.train.model_settings"))
         model = studio_ui.settings_form_ui(
             specs(family.settings_class), defaults["model"], t, f"train_{family.name}"

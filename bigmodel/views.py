@@ -97,14 +97,16 @@ def message_of(problem: Mapping[str, Any], source: str, language: str) -> str:
 
 
 def choose_run_id(requested: str | None, runs: Sequence[Run]) -> int | None:
-    """Pick the run to watch: the requested id if it exists, else the newest active run.
+    """Pick the run to watch: the requested id if it exists, else the newest active run,
+    else the newest run; None only when there is no run at all.
 
     `runs` is ordered newest first, as `RunStore.list_runs` returns it.
     """
     known = {run.id for run in runs}
     if requested is not None and requested.isdigit() and int(requested) in known:
         return int(requested)
-    return next((run.id for run in runs if run.is_active), None)
+    newest = runs[0].id if runs else None
+    return next((run.id for run in runs if run.is_active), newest)
 
 
 def choice_label(name: str, value: Any, t: i18n.Translator) -> str:

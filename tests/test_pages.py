@@ -358,6 +358,16 @@ def test_newest_active_run_is_shown(store: RunStore) -> None:
     assert app.subheader[0].value == f"Run #{older}: older"
 
 
+def test_newest_finished_run_is_shown_without_active_runs(store: RunStore) -> None:
+    ids = populate_store(store)
+
+    app = start_app()
+    app.switch_page("app_pages/train.py").run()
+
+    assert app.subheader[0].value == f"Run #{ids['failed']}: colours too fast"
+    assert i18n.translate("en", "ui.train.no_run") not in texts(app.caption)
+
+
 def test_failed_run_shows_error(store: RunStore) -> None:
     ids = populate_store(store)
     app = start_app("zh-CN")
