@@ -60,6 +60,10 @@ EXPLOSION_FACTOR = 10.0
 DIVERGENCE_RISE = 1.5
 """Factor by which the training loss must exceed its lowest value to count as diverging."""
 
+DIVERGENCE_MARGIN = 0.1
+"""Share of the chance-level loss by which a diverging loss must also have risen, so that
+epoch-to-epoch noise near zero (0.022 to 0.051 on the digits) is no divergence."""
+
 IMBALANCE_RATIO = 4.0
 """Ratio of the largest class to the smallest from which the imbalance is reported."""
 
@@ -182,7 +186,7 @@ def check_divergence(facts: RunFacts) -> Diagnostic | None:
             "exploded",
             {"epoch": epoch + 1, "loss": losses[epoch], "baseline": baseline},
         )
-    elif len(losses) >= 2 and losses[-1] > DIVERGENCE_RISE * min(losses):
+    elif len(losses) >= 2 and _rose(losses, baseline):
         reason, params = "rising", {"lowest": min(losses), "last": losses[-1]}
     elif stalled is not None and training.learning_rate >= HIGH_LEARNING_RATE:
         reason, params = "stuck", stalled
@@ -193,6 +197,13 @@ def check_divergence(facts: RunFacts) -> Diagnostic | None:
         {**params, "learning_rate": training.learning_rate},
         (_learning_rate_remedy(training, 0.1),),
     )
+
+
+def _rose(losses: list[float], baseline: float) -> bool:
+    """Tell whether the last loss rose well above the lowest, by ratio and by amount."""
+    lowest = min(losses)
+    rise = losses[-1] - lowest
+    return losses[-1] > DIVERGENCE_RISE * lowest and rise > DIVERGENCE_MARGIN * baseline
 
 
 def _baseline_loss(facts: RunFacts) -> float:

@@ -197,6 +197,16 @@ def test_rising_training_loss_is_divergence():
     assert keys(diagnose(facts(rows))) == ["divergence_rising"]
 
 
+def test_noise_near_zero_loss_is_no_divergence():
+    # A healthy digits run: the loss went from 0.022 back up to 0.051.
+    losses = [0.9, 0.2, 0.08, 0.04, 0.022, 0.051]
+    rows = history(losses, [0.3, 0.1, 0.06, 0.05, 0.04, 0.05], accuracies=[0.8] + [0.99] * 5)
+
+    found = diagnose(facts(rows, counts={str(c): 100 for c in range(10)}))
+
+    assert found == []
+
+
 def test_exploded_loss_is_divergence():
     rows = history([300.0, 2.0, 1.0], accuracies=[0.3, 0.4, 0.5])
 
