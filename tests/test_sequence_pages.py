@@ -294,7 +294,7 @@ def test_train_offers_sequence_families(store: RunStore) -> None:
 
     family = app.selectbox(key="train_family")
     assert family.options == [
-        i18n.translate("en", f"ui.family.{name}") for name in ("rnn", "attention", "cnn1d")
+        i18n.translate("en", f"ui.family.{name}") for name in ("cnn1d", "rnn", "attention")
     ]
     family.set_value("cnn1d").run()
     for spec in specs(CNN1DSettings):
@@ -325,9 +325,9 @@ def test_train_form_follows_dataset_kind(store: RunStore) -> None:
 
     app.selectbox(key="train_dataset").set_value(ids["gunpoint"]).run()
     assert not app.exception
-    assert app.selectbox(key="train_family").value == "rnn"
-    assert app.number_input(key="train_training_epochs").value == 400
-    assert app.toggle(key="train_rnn_bidirectional").value is True
+    assert app.selectbox(key="train_family").value == "cnn1d"
+    assert app.number_input(key="train_training_epochs").value == 150
+    assert app.number_input(key="train_cnn1d_conv_layers").value == 3
 
 
 def test_live_forecast_run_charts_mae_and_rmse(store: RunStore) -> None:
