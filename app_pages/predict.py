@@ -28,8 +28,9 @@ def model_picker_ui(models: list[Run]) -> Run:
     by_id = {run.id: run for run in models}
     if st.session_state.get("predict_model") not in by_id:
         requested = st.query_params.get("model", "")
+        known = requested.isdigit() and int(requested) in by_id
         st.session_state["predict_model"] = (
-            int(requested) if requested.isdigit() and int(requested) in by_id else models[0].id
+            int(requested) if known else views.default_model(models).id
         )
 
     run_id = st.selectbox(

@@ -18,7 +18,7 @@ from bigmodel import i18n
 from bigmodel.errors import BigModelError
 from bigmodel.imaging import decode_image, make_thumbnail
 from bigmodel.samples import SAMPLE_PREFIX
-from bigmodel.store import DatasetRecord, Run
+from bigmodel.store import COMPLETED, DatasetRecord, Run
 
 FULL_TABLE_ROWS = 50
 """Lists up to this long are shown as a table of whole sentences, longer ones scroll."""
@@ -107,6 +107,15 @@ def choose_run_id(requested: str | None, runs: Sequence[Run]) -> int | None:
         return int(requested)
     newest = runs[0].id if runs else None
     return next((run.id for run in runs if run.is_active), newest)
+
+
+def default_model(models: Sequence[Run]) -> Run:
+    """Pick the model a page offers first: the newest completed run, else the newest.
+
+    A run stopped early keeps a model too, but often a poor one, so it comes second.
+    `models` is ordered newest first and must not be empty.
+    """
+    return next((run for run in models if run.status == COMPLETED), models[0])
 
 
 def choice_label(name: str, value: Any, t: i18n.Translator) -> str:

@@ -20,7 +20,7 @@ from bigmodel.config import Home
 from bigmodel.image_datasets import ingest_files
 from bigmodel.inference_client import Prediction
 from bigmodel.settings import Kind, TrainingSettings, from_dict, specs
-from bigmodel.store import COMPLETED, FAILED, QUEUED, MetricRow, RunStore
+from bigmodel.store import COMPLETED, FAILED, QUEUED, STOPPED, MetricRow, RunStore
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
@@ -419,6 +419,25 @@ def test_predict_shows_top_classes_and_errors(
 
     app.run()
     assert len(calls) == 1
+
+
+def test_predict_offers_completed_model_before_newer_stopped(store: RunStore) -> None:
+    ids = populate_store(store)
+    stopped = store.create_run("stopped after one epoch", str(ids["dataset"]), "cnn", SETTINGS)
+    store.start_run(stopped, worker_pid=1)
+    store.finish_run(
+        stopped,
+        STOPPED,
+        results={"val_accuracy": 0.5, "classes": ["blue", "red"]},
+        model_path=str(store.home.run_dir(stopped) / "model.keras"),
+    )
+
+    app = start_app()
+    app.switch_page("app_pages/predict.py").run()
+
+    picker = app.selectbox(key="predict_model")
+    assert picker.value == ids["completed"]
+    assert len(picker.options) == 2  # the stopped run stays available
 
 
 def test_models_page_lists_runs(store: RunStore) -> None:

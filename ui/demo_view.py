@@ -78,7 +78,7 @@ def choose_model(models: list[Run], t: i18n.Translator, present: bool) -> Run:
     if st.session_state.get("demo_model") not in by_id:
         requested = st.query_params.get("model", "")
         known = requested.isdigit() and int(requested) in by_id
-        st.session_state["demo_model"] = int(requested) if known else models[0].id
+        st.session_state["demo_model"] = int(requested) if known else views.default_model(models).id
     if present:
         run_id = int(st.session_state["demo_model"])
     else:

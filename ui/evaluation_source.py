@@ -27,7 +27,7 @@ def model_picker_ui(models: list[Run], t: i18n.Translator) -> Run:
     if st.session_state.get("evaluate_model") not in by_id:
         requested = st.query_params.get("model", "")
         chosen = int(requested) if requested.isdigit() and int(requested) in by_id else None
-        st.session_state["evaluate_model"] = chosen or models[0].id
+        st.session_state["evaluate_model"] = chosen or views.default_model(models).id
 
     run_id = st.selectbox(
         t("ui.evaluate.model"),
