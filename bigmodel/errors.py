@@ -21,7 +21,12 @@ class BigModelError(Exception):
         super().__init__(self.message(i18n.DEFAULT_LANGUAGE))
 
     def message(self, language: str) -> str:
-        return i18n.translate(language, self.key, **self.params)
+        """Return the message in `language`; a run `status` parameter is translated too."""
+        params = dict(self.params)
+        status = params.get("status")
+        if isinstance(status, str) and f"status.{status}" in i18n.catalog(language):
+            params["status"] = i18n.translate(language, f"status.{status}")
+        return i18n.translate(language, self.key, **params)
 
 
 class InvalidUploadError(BigModelError):

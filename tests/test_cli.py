@@ -106,7 +106,7 @@ def test_resume_of_a_completed_run_is_rejected(home, store, queued_run):
     result = bigmodel(home, "resume", str(run_id), "--lang", "zh-CN")
 
     assert result.returncode == 2
-    assert f"训练任务 {run_id} 当前状态为 completed，无法继续" in result.stderr
+    assert f"训练任务 {run_id} 当前状态为“已完成”，无法继续" in result.stderr
     assert store.get_run(run_id).status == COMPLETED
 
 

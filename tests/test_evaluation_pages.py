@@ -268,9 +268,9 @@ def test_service_error_is_shown(store, monkeypatch):
     app = start_app()
 
     assert not app.exception
-    expected = i18n.translate(
-        "en", "errors.model_not_ready", run_id=ids["completed"], status="failed"
-    )
+    status = i18n.translate("en", "status.failed")
+    run_id = ids["completed"]
+    expected = i18n.translate("en", "errors.model_not_ready", run_id=run_id, status=status)
     assert texts(app.error) == [expected]
 
 
