@@ -82,6 +82,14 @@ def column_rows(columns: Iterable[ColumnSummary], t: i18n.Translator) -> list[di
     ]
 
 
+def blank_missing(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return `frame` with missing cells as empty text, which tables show as blank.
+
+    Streamlit's table writes the English word None in a missing cell.
+    """
+    return frame.astype(object).where(frame.notna(), "")
+
+
 def bad_cell_rows(
     examples: Mapping[str, Sequence[BadCell]], t: i18n.Translator
 ) -> list[dict[str, Any]]:

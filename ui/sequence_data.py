@@ -169,7 +169,7 @@ def reading_ui(inspection: SequenceInspection, t: i18n.Translator) -> None:
     )
     if inspection.preview is not None:
         st.caption(t("ui.data.seq_preview", count=len(inspection.preview)))
-        st.dataframe(inspection.preview, hide_index=True)
+        st.dataframe(sequence_views.blank_missing(inspection.preview), hide_index=True)
 
     st.caption(t("ui.data.seq_columns"))
     rows = pd.DataFrame(sequence_views.column_rows(inspection.columns, t))
