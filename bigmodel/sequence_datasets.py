@@ -220,6 +220,8 @@ class SequenceInspection:
     problem: Notice | None
     preview: pd.DataFrame | None = None
     """The first `PREVIEW_ROWS` rows as read: numbers parsed, text and dates as detected."""
+    percent_columns: tuple[str, ...] = ()
+    """Numeric columns where values with a percent sign were read as the number before it."""
 
     def cells_by_column(self, limit: int = EXAMPLE_CELLS) -> dict[str, list[BadCell]]:
         """Return up to `limit` example cells per column, in row order."""
@@ -395,6 +397,7 @@ def inspect_csv(data: bytes, source: str, spec: SequenceSpec | None = None) -> S
         lengths=tuple(built.lengths) if built is not None else (),
         summary=built.summary if built is not None else None,
         cells=reading.bad_cells,
+        percent_columns=reading.percent_columns,
         dropped_columns=reading.dropped_columns,
         notices=tuple(built.notices) if built is not None else (),
         problem=problem,

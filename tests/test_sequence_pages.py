@@ -182,6 +182,8 @@ def test_b48_bad_cells_listed_with_choice(store: RunStore) -> None:
     assert values[6] == "12.8"
     assert values[7] == "12.9"
     assert values[2] == ""
+    percent = i18n.translate("en", "ui.data.seq_percent", columns="数值")
+    assert percent in [element.value for element in app.info]
     assert "Fill with the previous value; 5 cells were filled." in markdown_text(app)
 
     # Dropping the five rows leaves only the class 正常, and the page reports that in plain words.

@@ -167,6 +167,8 @@ def reading_ui(inspection: SequenceInspection, t: i18n.Translator) -> None:
             columns=len(inspection.columns),
         )
     )
+    if inspection.percent_columns:
+        st.info(t("ui.data.seq_percent", columns=", ".join(inspection.percent_columns)))
     if inspection.preview is not None:
         st.caption(t("ui.data.seq_preview", count=len(inspection.preview)))
         st.dataframe(sequence_views.blank_missing(inspection.preview), hide_index=True)
