@@ -130,8 +130,27 @@ def start_services_once() -> None:
     st.session_state["services_started"] = True
 
 
+INGEST_FAILED = "data_ingest_failed"
+"""Session state flag: an upload was rejected in this script run (see `ingest_failed`)."""
+
+
 def show_error(error: BigModelError, t: i18n.Translator) -> None:
     st.error(error.message(t.language), icon=":material/error:")
+
+
+def show_ingest_error(error: BigModelError, t: i18n.Translator) -> None:
+    """Show why an upload was rejected, and remember it for the rest of this script run."""
+    show_error(error, t)
+    st.session_state[INGEST_FAILED] = True
+
+
+def ingest_failed() -> bool:
+    """Tell whether an upload was rejected in this script run, and forget it for the next.
+
+    The data page then leaves out the summary of the dataset chosen before, which would
+    read as the result of the rejected upload.
+    """
+    return bool(st.session_state.pop(INGEST_FAILED, False))
 
 
 def set_form_values(

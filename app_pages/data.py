@@ -38,7 +38,7 @@ def _ingest(make: Callable[[], ImageDataset]) -> ImageDataset | None:
         with st.spinner(t("ui.data.reading")):
             dataset = make()
     except BigModelError as error:
-        studio_ui.show_error(error, t)
+        studio_ui.show_ingest_error(error, t)
         return None
 
     _choose(dataset.id)
@@ -207,6 +207,8 @@ with st.container(border=True):
 records = store.list_datasets()
 if not records:
     st.info(t("ui.data.empty"))
+    st.stop()
+if studio_ui.ingest_failed():
     st.stop()
 
 dataset_id = dataset_picker_ui(records)

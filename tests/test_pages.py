@@ -223,6 +223,23 @@ def test_single_class_zip_shows_error(store: RunStore) -> None:
     assert i18n.translate("en", "ui.data.empty") in texts(app.info)
 
 
+def test_rejected_zip_hides_previous_dataset(store: RunStore) -> None:
+    populate_store(store)
+    app = start_app()
+    app.run()
+    assert app.selectbox(key="data_dataset").value is not None
+
+    app.file_uploader(key="data_zip").set_value(
+        ("B40_single_class.zip", case_file("B40_single_class.zip"), "application/zip")
+    ).run()
+    app.button(key="data_zip_add").click().run(timeout=10)
+
+    assert len(app.error) == 1
+    assert all(box.key != "data_dataset" for box in app.selectbox)
+    app.run()
+    assert app.selectbox(key="data_dataset").value is not None
+
+
 def jpeg_bytes(color: tuple[int, int, int]) -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (16, 16), color).save(buffer, format="JPEG")

@@ -67,7 +67,7 @@ def _ingest(
         with st.spinner(t("ui.data.seq_reading")):
             dataset = make()
     except BigModelError as error:
-        studio_ui.show_error(error, t)
+        studio_ui.show_ingest_error(error, t)
         return None
     choose(dataset.id)
     return dataset
