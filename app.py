@@ -18,50 +18,27 @@ t = studio_ui.translator()
 studio_ui.start_services_once()
 studio_ui.uploader_texts_ui(t)
 
+# URL path (empty for the default page), title key and icon of each page, in menu order.
+PAGES = [
+    ("data", "", "ui.nav.data", ":material/photo_library:"),
+    ("train", "train", "ui.nav.train", ":material/model_training:"),
+    ("evaluate", "evaluate", "ui.nav.evaluate", ":material/fact_check:"),
+    ("predict", "predict", "ui.nav.predict", ":material/image_search:"),
+    ("models", "models", "ui.nav.models", ":material/inventory_2:"),
+    ("demo", "demo", "demo.nav", ":material/slideshow:"),
+    ("glossary", "glossary", "glossary.page.title", ":material/menu_book:"),
+]
+
 page = st.navigation(
     [
         st.Page(
-            "app_pages/data.py",
-            title=t("ui.nav.data"),
-            icon=":material/photo_library:",
-            default=True,
-        ),
-        st.Page(
-            "app_pages/train.py",
-            title=t("ui.nav.train"),
-            icon=":material/model_training:",
-            url_path="train",
-        ),
-        st.Page(
-            "app_pages/evaluate.py",
-            title=t("ui.nav.evaluate"),
-            icon=":material/fact_check:",
-            url_path="evaluate",
-        ),
-        st.Page(
-            "app_pages/predict.py",
-            title=t("ui.nav.predict"),
-            icon=":material/image_search:",
-            url_path="predict",
-        ),
-        st.Page(
-            "app_pages/models.py",
-            title=t("ui.nav.models"),
-            icon=":material/inventory_2:",
-            url_path="models",
-        ),
-        st.Page(
-            "app_pages/demo.py",
-            title=t("demo.nav"),
-            icon=":material/slideshow:",
-            url_path="demo",
-        ),
-        st.Page(
-            "app_pages/glossary.py",
-            title=t("glossary.page.title"),
-            icon=":material/menu_book:",
-            url_path="glossary",
-        ),
+            f"app_pages/{name}.py",
+            title=t(title),
+            icon=icon,
+            url_path=url_path or None,
+            default=not url_path,
+        )
+        for name, url_path, title, icon in PAGES
     ]
 )
 
