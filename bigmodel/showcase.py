@@ -2,7 +2,7 @@
 
 The demo page and the HTML report both draw from here, so they cannot disagree. Every
 function reads an evaluation of the run's validation split (`bigmodel.evaluation`),
-which holds examples that the model never trained on. No Streamlit or TensorFlow here.
+which contains examples that the model never trained on. No Streamlit or TensorFlow here.
 """
 
 from __future__ import annotations

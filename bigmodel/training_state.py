@@ -1,6 +1,6 @@
 """The state of a training run beyond its weights: what a resumed run must get back.
 
-`latest.keras` holds the weights and the optimizer state. A run continues exactly as
+`latest.keras` contains the weights and the optimizer state. A run continues exactly as
 if it had never stopped only if it also gets back two things that Keras does not save
 with a model: the seed states of random layers such as dropout, and the counters, best
 values and best weights of callbacks such as early stopping and learning-rate reduction.

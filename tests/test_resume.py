@@ -50,7 +50,7 @@ def _execute(store, run_id, on_progress=None):
 
 
 def _pause_after(store, run_id, epochs):
-    """Return a progress callback that asks for a pause once `epochs` epochs have ended."""
+    """Return a progress callback that requests a pause once `epochs` epochs have ended."""
 
     def on_progress(progress):
         if progress["epoch"] == epochs and progress["step"] == 0:
